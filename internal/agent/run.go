@@ -1,0 +1,187 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dilo-operator/dilo/internal/report/histogram"
+	"github.com/dilo-operator/dilo/internal/report/podreport"
+)
+
+// worker is one connection's goroutine with its own counters and histogram:
+// nothing is shared per request but one atomic counter (the request budget
+// or the schedule), and everything is merged once at the end.
+type worker struct {
+	*client
+	hist     *histogram.Histogram
+	requests int64
+	codes    [600]int64 // by status code, 100-599
+	classes  [numClasses]int64
+}
+
+func newWorker(cfg *RunConfig) *worker {
+	return &worker{client: newClient(&cfg.target, cfg.Timeout), hist: histogram.New(histogram.DefaultPrecision)}
+}
+
+// record counts one request's outcome; latency only for a response.
+func (w *worker) record(status int, class errClass, latency time.Duration) {
+	w.requests++
+	if class != classNone {
+		w.classes[class]++
+		return
+	}
+	w.codes[status]++
+	w.hist.Record(latency)
+}
+
+// runClosed is the closed model: send, wait for the response, send again,
+// until the budget (nil: unbounded) is spent or stop is set. The end of one
+// request is the start of the next, so one clock read per request.
+func (w *worker) runClosed(budget *atomic.Int64, stop *atomic.Bool) {
+	now := time.Now()
+	for !stop.Load() {
+		if budget != nil && budget.Add(-1) < 0 {
+			break
+		}
+		status, class := w.do(now)
+		end := time.Now()
+		w.record(status, class, end.Sub(now))
+		now = end
+	}
+	w.close()
+}
+
+// schedule is the open model's timetable: request i is intended to start at
+// start + i/rate, for i < total. Workers take the next index from one atomic
+// counter; a worker that is free sleeps until its request's intended time,
+// one that is late sends at once. When every worker is busy the timetable
+// keeps running, so requests queue and their latency, always measured from
+// the intended time, includes the wait (no coordinated omission).
+type schedule struct {
+	start    time.Time
+	rate     int64
+	total    int64
+	next     atomic.Int64
+	hardStop time.Time // a request not sent by then is dropped
+}
+
+// at is the intended start of request i, computed without accumulating error.
+func (s *schedule) at(i int64) time.Time {
+	return s.start.Add(time.Duration(i/s.rate)*time.Second + time.Duration(i%s.rate*int64(time.Second)/s.rate))
+}
+
+// runOpen is the open model's worker loop.
+func (w *worker) runOpen(s *schedule, stop *atomic.Bool) {
+	for !stop.Load() {
+		i := s.next.Add(1) - 1
+		if i >= s.total {
+			break
+		}
+		intended := s.at(i)
+		now := time.Now()
+		if d := intended.Sub(now); d > 0 {
+			time.Sleep(d)
+			now = time.Now()
+		}
+		if now.After(s.hardStop) {
+			break
+		}
+		status, class := w.do(now)
+		w.record(status, class, time.Since(intended))
+	}
+	w.close()
+}
+
+// Run waits for the start gate if any, sends the load cfg describes and
+// returns the pod's report. It fails only if the run could not start.
+// Cancelling ctx stops the load early; the report covers what was sent.
+func Run(ctx context.Context, cfg *RunConfig) (podreport.Report, error) {
+	if cfg.StartFile != "" {
+		if _, err := waitForStart(ctx, cfg.StartFile, 100*time.Millisecond, cfg.StartTimeout, nil); err != nil {
+			return podreport.Report{}, err
+		}
+	}
+	workers := make([]*worker, cfg.Concurrency)
+	for i := range workers {
+		workers[i] = newWorker(cfg)
+	}
+	var stop atomic.Bool
+	start := time.Now()
+	var sched *schedule
+	if cfg.Rate > 0 {
+		// Requests not sent within one timeout after the sending window are
+		// dropped and count as timeouts: the target could not take the rate.
+		sched = &schedule{
+			start: start, rate: int64(cfg.Rate),
+			total:    int64(cfg.Rate) * int64(cfg.Duration) / int64(time.Second),
+			hardStop: start.Add(cfg.Duration + cfg.Timeout),
+		}
+	} else if cfg.Duration > 0 {
+		t := time.AfterFunc(cfg.Duration, func() { stop.Store(true) })
+		defer t.Stop()
+	}
+	cancelled := context.AfterFunc(ctx, func() { stop.Store(true) })
+	defer cancelled()
+	var budget *atomic.Int64
+	if cfg.Rate == 0 && cfg.Requests > 0 {
+		budget = new(atomic.Int64)
+		budget.Store(cfg.Requests)
+	}
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(func() {
+			if sched != nil {
+				w.runOpen(sched, &stop)
+			} else {
+				w.runClosed(budget, &stop)
+			}
+		})
+	}
+	wg.Wait()
+	end := time.Now()
+
+	r := podreport.Report{Start: start, End: end, Latency: histogram.New(histogram.DefaultPrecision)}
+	var classes [numClasses]int64
+	var codes [600]int64
+	for _, w := range workers {
+		r.Requests += w.requests
+		r.BytesReceived += w.in.n
+		for i, n := range w.classes {
+			classes[i] += n
+		}
+		for i, n := range w.codes {
+			codes[i] += n
+		}
+		if err := r.Latency.Merge(w.hist); err != nil {
+			return podreport.Report{}, fmt.Errorf("failed to merge worker histograms: %w", err)
+		}
+	}
+	if sched != nil && !stop.Load() && r.Requests < sched.total {
+		classes[classTimeout] += sched.total - r.Requests // dropped at the hard stop
+		r.Requests = sched.total
+	}
+	for c, n := range classes {
+		if n > 0 {
+			if r.ErrorsByClass == nil {
+				r.ErrorsByClass = map[string]int64{}
+			}
+			r.ErrorsByClass[classNames[c]] = n
+			r.Errors += n
+		}
+	}
+	for status, n := range codes {
+		if n > 0 {
+			if r.Codes == nil {
+				r.Codes = map[string]int64{}
+			}
+			r.Codes[podreport.CodeKey(status)] = n
+			if !podreport.IsSuccess(status) {
+				r.Errors += n
+			}
+		}
+	}
+	return r, nil
+}
