@@ -1,0 +1,25 @@
+package v1
+
+// Labels and annotations DiLO puts on the pods it creates. They are part of the API:
+// users select a load test's pods with them (kubectl get pods -l example.org/loadtest=NAME).
+const (
+	// LabelManagedBy marks every pod DiLO creates; the manager's cache holds only these pods.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByDiLO is LabelManagedBy's value.
+	ManagedByDiLO = "dilo"
+
+	// LabelLoadTest holds the name of the LoadTest a pod belongs to.
+	LabelLoadTest = "example.org/loadtest"
+	// LabelRun holds the run a LoadTest pod belongs to: the LoadTest's metadata.generation
+	// when the run started. A spec edit starts a new run; pods of older runs are deleted.
+	LabelRun = "example.org/run"
+	// LabelReplica holds a LoadTest pod's index in its run, from 0 to replicas-1.
+	LabelReplica = "example.org/replica"
+
+	// LabelSimpleDeployment holds the name of the SimpleDeployment a pod belongs to.
+	LabelSimpleDeployment = "example.org/simpledeployment"
+
+	// AnnotationStartAt is set on every pod of a run once all of them are running: the
+	// RFC 3339 instant at which their agents start sending (the synchronised start).
+	AnnotationStartAt = "example.org/start-at"
+)

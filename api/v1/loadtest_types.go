@@ -1,0 +1,293 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Bounds enforced by the CRD schema. The admission webhook may enforce a tighter
+// replica cap (the manager's --max-replicas flag); these are the hard limits.
+const (
+	MaxReplicas        = 1000
+	MaxRepeat          = 10_000_000
+	MaxConcurrency     = 1000
+	MaxRate            = 100_000
+	MaxDurationSeconds = 86_400
+	MaxPathLength      = 2048
+	// MaxNameLength bounds metadata.name so that pod names and label values built
+	// from it stay within Kubernetes' 63-character label limit.
+	MaxNameLength = 50
+
+	DefaultMethod         = "GET"
+	DefaultRepeat         = 100
+	DefaultConcurrency    = 1
+	DefaultTimeoutSeconds = 10
+)
+
+// State is where a LoadTest's current run is in its lifecycle.
+// +kubebuilder:validation:Enum=pending;executing;finished;failed
+type State string
+
+const (
+	// StatePending: the run has started and its pods are being created.
+	StatePending State = "pending"
+	// StateExecuting: every pod of the run exists; the load is running.
+	StateExecuting State = "executing"
+	// StateFinished: every pod of the run succeeded and no threshold was broken.
+	StateFinished State = "finished"
+	// StateFailed: a pod failed, the run was stuck or past its deadline, or a threshold was broken.
+	StateFailed State = "failed"
+)
+
+// Condition types set on a LoadTest; `kubectl wait --for=condition=Complete` and
+// `--for=condition=Failed` use the first two, as for a Job.
+const (
+	ConditionComplete = "Complete"
+	ConditionFailed   = "Failed"
+)
+
+// UpdatePolicy says what an edit of spec does while a run is executing.
+// +kubebuilder:validation:Enum=Restart;Reject
+type UpdatePolicy string
+
+const (
+	// UpdatePolicyRestart: a spec edit deletes the running pods and starts a new run.
+	UpdatePolicyRestart UpdatePolicy = "Restart"
+	// UpdatePolicyReject: a spec edit is denied while the run is executing.
+	UpdatePolicyReject UpdatePolicy = "Reject"
+)
+
+// LoadTestSpec is the load test to run.
+// +kubebuilder:validation:XValidation:rule="has(self.test.rate) == has(self.test.durationSeconds)",message="spec.test.rate and spec.test.durationSeconds must be set together"
+type LoadTestSpec struct {
+	// replicas is how many load-generator pods run the test at once; each sends the
+	// whole test. Between 1 and 1000 (the cluster's admission webhook may allow fewer).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Replicas int32 `json:"replicas"`
+
+	// test is what every load-generator pod sends.
+	Test TestSpec `json:"test"`
+
+	// deadlineSeconds bounds a run, from its start to the end of its last pod: a run
+	// still going after it ends failed with reason DeadlineExceeded. Unset: no deadline.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=604800
+	// +optional
+	DeadlineSeconds *int64 `json:"deadlineSeconds,omitempty"`
+
+	// updatePolicy says what an edit of spec does while a run is executing: Restart
+	// (the default) deletes the run's pods and starts again from pending; Reject
+	// denies the edit. Edits of labels and annotations are always allowed.
+	// +kubebuilder:default=Restart
+	// +optional
+	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
+
+	// thresholds turn a run that completed into a failed one when its merged results
+	// break any of them. Unset: no thresholds.
+	// +optional
+	Thresholds *Thresholds `json:"thresholds,omitempty"`
+}
+
+// TestSpec is the HTTP request every load-generator pod sends, and how often.
+type TestSpec struct {
+	// method is the HTTP method of every request. The webhook defaults it to GET
+	// and turns it to upper case.
+	// +kubebuilder:validation:Enum=GET;HEAD;POST;PUT;PATCH;DELETE;OPTIONS
+	// +optional
+	Method string `json:"method,omitempty"`
+
+	// serviceName is the Service, in the LoadTest's namespace, that receives the
+	// requests (http://<serviceName>.<namespace>.svc:<port><path>). It must exist and
+	// must not be of type ExternalName.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	ServiceName string `json:"serviceName"`
+
+	// port is the Service port to send to, by number or name. Unset: the Service's
+	// only port, or its first port if it has several.
+	// +kubebuilder:validation:XIntOrString
+	// +optional
+	Port *intstr.IntOrString `json:"port,omitempty"`
+
+	// path is the request target: an absolute path, optionally with a query
+	// ("/search?q=x"), in printable ASCII with no spaces (percent-encode the rest).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^/[!-~]*$`
+	Path string `json:"path"`
+
+	// repeat is how many requests each pod sends. The webhook defaults it to 100.
+	// Ignored when rate is set.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	// +optional
+	Repeat *int32 `json:"repeat,omitempty"`
+
+	// concurrency is how many keep-alive connections each pod sends on at once
+	// (closed model: each connection sends its next request when the previous one
+	// ended). The webhook defaults it to 1.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Concurrency *int32 `json:"concurrency,omitempty"`
+
+	// timeoutSeconds bounds each request, from its send to the end of its response;
+	// a request past it counts as an error of class "timeout". The webhook defaults it to 10.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=300
+	// +optional
+	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
+
+	// rate switches a pod to the open model: it starts rate requests per second, for
+	// durationSeconds, whether or not earlier ones have answered, and measures each
+	// latency from the request's intended start (no coordinated omission). Set with
+	// durationSeconds; repeat is then ignored.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	Rate *int32 `json:"rate,omitempty"`
+
+	// durationSeconds is how long an open-model (rate) run sends. Set with rate.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	DurationSeconds *int32 `json:"durationSeconds,omitempty"`
+}
+
+// Thresholds are the limits a run's merged results must keep; a run that breaks one
+// ends failed with reason ThresholdBroken, naming the threshold and the measured value.
+type Thresholds struct {
+	// maxErrorRatio is the highest share of requests that may fail (no response, or a
+	// status outside 200-399), as a decimal between 0 and 1, e.g. "0.01".
+	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)$`
+	// +optional
+	MaxErrorRatio string `json:"maxErrorRatio,omitempty"`
+
+	// maxP50 is the highest median latency allowed, as a duration ("250ms").
+	// +optional
+	MaxP50 *metav1.Duration `json:"maxP50,omitempty"`
+
+	// maxP90 is the highest 90th-percentile latency allowed, as a duration.
+	// +optional
+	MaxP90 *metav1.Duration `json:"maxP90,omitempty"`
+
+	// maxP99 is the highest 99th-percentile latency allowed, as a duration.
+	// +optional
+	MaxP99 *metav1.Duration `json:"maxP99,omitempty"`
+}
+
+// LoadTestStatus is what DiLO observed of the current run. It is written by the
+// controller only, from the pods it sees.
+type LoadTestStatus struct {
+	// state is where the current run is: pending, executing, finished or failed.
+	// +optional
+	State State `json:"state,omitempty"`
+
+	// observedGeneration is the metadata.generation the current run was started for.
+	// A run belongs to one generation: a spec edit starts a new run.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// children are the names of the current run's pods.
+	// +listType=atomic
+	// +optional
+	Children []string `json:"children,omitempty"`
+
+	// active, succeeded and failed count the current run's pods by how they are.
+	// +optional
+	Active int32 `json:"active,omitempty"`
+	// +optional
+	Succeeded int32 `json:"succeeded,omitempty"`
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+
+	// startTime is when the current run started.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// completionTime is when the current run ended, finished or failed.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// results are the current run's results, merged exactly across its pods.
+	// +optional
+	Results *Results `json:"results,omitempty"`
+
+	// conditions: Complete (the run finished) and Failed (the run failed, with the
+	// reason), as for a Job.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Results are a run's results merged across its pods. Percentiles come from the
+// merged latency histograms of all pods, never from averaging per-pod percentiles.
+type Results struct {
+	// pods is how many pods reported results.
+	Pods int32 `json:"pods"`
+	// requests is how many requests were sent.
+	Requests int64 `json:"requests"`
+	// errors is how many requests failed: no response, or a status outside 200-399.
+	Errors int64 `json:"errors"`
+	// errorRatio is errors / requests, as a decimal ("0.0125").
+	ErrorRatio string `json:"errorRatio"`
+	// errorsByClass counts the requests that got no response by why: timeout,
+	// refused, reset, dns, other.
+	// +optional
+	ErrorsByClass map[string]int64 `json:"errorsByClass,omitempty"`
+	// codes counts responses by HTTP status code ("200": 990).
+	// +optional
+	Codes map[string]int64 `json:"codes,omitempty"`
+	// bytesReceived is the total of response bytes read.
+	BytesReceived int64 `json:"bytesReceived"`
+	// requestsPerSecond is the achieved rate: requests over the run's send window, as a decimal.
+	RequestsPerSecond string `json:"requestsPerSecond"`
+	// latency summarises the merged latency histogram.
+	Latency Latency `json:"latency"`
+}
+
+// Latency summarises a latency distribution.
+type Latency struct {
+	P50 metav1.Duration `json:"p50"`
+	P90 metav1.Duration `json:"p90"`
+	P99 metav1.Duration `json:"p99"`
+	Max metav1.Duration `json:"max"`
+}
+
+// LoadTest runs an HTTP load test against a Service in its namespace: it starts
+// spec.replicas load-generator pods, each sending spec.test to the Service, and
+// reports the merged results in status.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ld,categories=dilo
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="metadata.name must be at most 50 characters: it is used in the names and labels of the load test's pods"
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`,description="pending, executing, finished or failed"
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`,description="Load-generator pods"
+// +kubebuilder:printcolumn:name="Children",type=string,JSONPath=`.status.children`,description="The current run's pods"
+// +kubebuilder:printcolumn:name="Requests",type=integer,JSONPath=`.status.results.requests`,description="Requests sent by all pods"
+// +kubebuilder:printcolumn:name="Errors",type=string,JSONPath=`.status.results.errorRatio`,description="Share of failed requests"
+// +kubebuilder:printcolumn:name="P99",type=string,JSONPath=`.status.results.latency.p99`,description="99th-percentile latency over all pods"
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type LoadTest struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   LoadTestSpec   `json:"spec"`
+	Status LoadTestStatus `json:"status,omitempty"`
+}
+
+// LoadTestList is a list of LoadTests.
+// +kubebuilder:object:root=true
+type LoadTestList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []LoadTest `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&LoadTest{}, &LoadTestList{})
+}

@@ -1,0 +1,145 @@
+// Command manager runs DiLO's controllers and admission webhooks.
+//
+// It takes kubebuilder's flags and runs in or out of a cluster (against $KUBECONFIG).
+// With ENABLE_WEBHOOKS=false it starts no webhook server, for development.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/scheme"
+)
+
+// options are the manager's flags.
+type options struct {
+	metricsAddr          string
+	secureMetrics        bool
+	metricsCertPath      string
+	metricsCertName      string
+	metricsCertKey       string
+	probeAddr            string
+	enableLeaderElection bool
+	enableHTTP2          bool
+	webhookCertPath      string
+	webhookCertName      string
+	webhookCertKey       string
+	enableWebhooks       bool
+
+	// agentImage is the image of the load-generator pods (and SimpleDeployment pods).
+	agentImage string
+	// maxReplicas is the webhook's cap on spec.replicas, at most the schema's.
+	maxReplicas int
+}
+
+func main() {
+	opts := parseFlags()
+	if err := run(opts); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "Manager failed")
+		os.Exit(1)
+	}
+}
+
+func parseFlags() options {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
+		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
+	flag.BoolVar(&o.secureMetrics, "metrics-secure", true,
+		"If set, the metrics endpoint is served securely via HTTPS. Use --metrics-secure=false to use HTTP instead.")
+	flag.StringVar(&o.metricsCertPath, "metrics-cert-path", "", "The directory that contains the metrics server certificate.")
+	flag.StringVar(&o.metricsCertName, "metrics-cert-name", "tls.crt", "The name of the metrics server certificate file.")
+	flag.StringVar(&o.metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.BoolVar(&o.enableLeaderElection, "leader-elect", false,
+		"Enable leader election for controller manager. "+
+			"Enabling this will ensure there is only one active controller manager.")
+	flag.BoolVar(&o.enableHTTP2, "enable-http2", false,
+		"If set, HTTP/2 will be enabled for the metrics and webhook servers.")
+	flag.StringVar(&o.webhookCertPath, "webhook-cert-path", "", "The directory that contains the webhook certificate.")
+	flag.StringVar(&o.webhookCertName, "webhook-cert-name", "tls.crt", "The name of the webhook certificate file.")
+	flag.StringVar(&o.webhookCertKey, "webhook-cert-key", "tls.key", "The name of the webhook key file.")
+	flag.StringVar(&o.agentImage, "agent-image", "localhost/dilo:dev",
+		"The image of the load-generator pods and SimpleDeployment pods; it holds the /agent binary.")
+	flag.IntVar(&o.maxReplicas, "max-replicas", 100,
+		fmt.Sprintf("The admission webhook's cap on spec.replicas (at most %d, the schema's).", dilov1.MaxReplicas))
+	zapOpts := zap.Options{Development: true}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// kubebuilder's convention: ENABLE_WEBHOOKS=false runs the controllers alone.
+	o.enableWebhooks = os.Getenv("ENABLE_WEBHOOKS") != "false"
+	return o
+}
+
+func run(o options) error {
+	if o.maxReplicas < 1 || o.maxReplicas > dilov1.MaxReplicas {
+		return fmt.Errorf("--max-replicas=%d: must be from 1 to %d", o.maxReplicas, dilov1.MaxReplicas)
+	}
+	// HTTP/2 stays off unless asked for: its stream cancellation and rapid reset CVEs.
+	var tlsOpts []func(*tls.Config)
+	if !o.enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+
+	metrics := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.secureMetrics, TLSOpts: tlsOpts}
+	if o.secureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if o.metricsCertPath != "" {
+		metrics.CertDir, metrics.CertName, metrics.KeyName = o.metricsCertPath, o.metricsCertName, o.metricsCertKey
+	}
+	webhookOpts := webhook.Options{TLSOpts: tlsOpts}
+	if o.webhookCertPath != "" {
+		webhookOpts.CertDir, webhookOpts.CertName, webhookOpts.KeyName = o.webhookCertPath, o.webhookCertName, o.webhookCertKey
+	}
+
+	mgrOpts := ctrl.Options{
+		Scheme:                 scheme.New(),
+		Metrics:                metrics,
+		HealthProbeBindAddress: o.probeAddr,
+		LeaderElection:         o.enableLeaderElection,
+		LeaderElectionID:       "dilo.example.org",
+		// main returns as soon as the manager stops, so stepping down at once is safe
+		// and lets a standby take over without waiting out the lease.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         ownPodsOnly(),
+	}
+	if o.enableWebhooks {
+		mgrOpts.WebhookServer = webhook.NewServer(webhookOpts)
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), mgrOpts)
+	if err != nil {
+		return fmt.Errorf("failed to create the manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("failed to add the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("failed to add the ready check: %w", err)
+	}
+	ctrl.Log.WithName("setup").Info("Starting manager", "webhooks", o.enableWebhooks)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// ownPodsOnly makes the manager's cache hold only the pods DiLO created, not every
+// pod of the cluster: memory stays proportional to DiLO's own work.
+func ownPodsOnly() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{dilov1.LabelManagedBy: dilov1.ManagedByDiLO})},
+	}}
+}
