@@ -208,6 +208,9 @@ func parseTarget(rawURL, method string) (target, error) {
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		authority, path = rest[:i], rest[i:]
 	}
+	if strings.Contains(authority, "@") {
+		return target{}, usagef("--url must not hold user info, got %q", authority)
+	}
 	if len(path) > maxPathLen {
 		return target{}, usagef("--url path is longer than %d bytes", maxPathLen)
 	}
