@@ -151,7 +151,9 @@ func TestMerge(t *testing.T) {
 }
 
 func TestCheckThresholds(t *testing.T) {
-	ms := func(n float64) metav1.Duration { return metav1.Duration{Duration: time.Duration(n * float64(time.Millisecond))} }
+	ms := func(n float64) metav1.Duration {
+		return metav1.Duration{Duration: time.Duration(n * float64(time.Millisecond))}
+	}
 	ptr := func(d metav1.Duration) *metav1.Duration { return &d }
 	res := v1.Results{
 		Requests: 1000, Errors: 50, ErrorRatio: "0.0500",
