@@ -136,6 +136,21 @@ func (e *Env) startGarbageCollector() error {
 	return nil
 }
 
+// AdminKubeconfig writes a kubeconfig for a cluster-admin user of this API server
+// into dir and returns its path, for tools such as kubectl.
+func (e *Env) AdminKubeconfig(dir string) (string, error) {
+	user, err := e.env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("failed to add an admin user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("failed to write the admin kubeconfig: %w", err)
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
+}
+
 // Stop stops everything Start started.
 func (e *Env) Stop() error {
 	var errs []error
