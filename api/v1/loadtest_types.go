@@ -46,14 +46,17 @@ const (
 	ConditionFailed   = "Failed"
 )
 
-// UpdatePolicy says what an edit of spec does while a run is executing.
+// UpdatePolicy says what an edit of spec does while a run is pending or executing.
+// An edit of a finished or failed LoadTest is always allowed and starts a new run.
 // +kubebuilder:validation:Enum=Restart;Reject
 type UpdatePolicy string
 
 const (
 	// UpdatePolicyRestart: a spec edit deletes the running pods and starts a new run.
 	UpdatePolicyRestart UpdatePolicy = "Restart"
-	// UpdatePolicyReject: a spec edit is denied while the run is executing.
+	// UpdatePolicyReject: the admission webhook denies a spec edit while the run is
+	// pending or executing, except an edit of spec.updatePolicy alone, so that a user
+	// can always switch to Restart first.
 	UpdatePolicyReject UpdatePolicy = "Reject"
 )
 
@@ -76,9 +79,12 @@ type LoadTestSpec struct {
 	// +optional
 	DeadlineSeconds *int64 `json:"deadlineSeconds,omitempty"`
 
-	// updatePolicy says what an edit of spec does while a run is executing: Restart
-	// (the default) deletes the run's pods and starts again from pending; Reject
-	// denies the edit. Edits of labels and annotations are always allowed.
+	// updatePolicy says what an edit of spec does while a run is pending or executing:
+	// Restart (the default) deletes the run's pods and starts again from pending; Reject
+	// denies the edit, except an edit of updatePolicy alone (set it to Restart first to
+	// restart a running test, or delete and re-create it). Edits of labels and
+	// annotations are always allowed. An edit of a finished or failed LoadTest is always
+	// allowed, whatever the policy: it starts a new run.
 	// +kubebuilder:default=Restart
 	// +optional
 	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
@@ -112,7 +118,10 @@ type TestSpec struct {
 	Port *intstr.IntOrString `json:"port,omitempty"`
 
 	// path is the request target: an absolute path, optionally with a query
-	// ("/search?q=x"), in printable ASCII with no spaces (percent-encode the rest).
+	// ("/search?q=x"), in printable ASCII with no spaces. The webhook allows only the
+	// characters RFC 3986 allows in a path and query (letters, digits, -._~!$&'()*+,;=:@/?
+	// and %XX escapes): percent-encode the rest. It must not start with "//" nor hold
+	// a fragment ("#").
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^/[!-~]*$`
