@@ -1,0 +1,36 @@
+// Package webhook holds DiLO's admission webhooks: the defaulter and validator of
+// LoadTest and the validator of SimpleDeployment, so that `kubectl apply` answers at
+// once, naming every field that is wrong.
+//
+// Each admission rule is one small named function in rules.go, table-tested in
+// rules_test.go; the types in loadtest.go and simpledeployment.go are the glue that
+// feeds them the object, the Service it targets (read from the manager's cache) and
+// the manager's flags. Errors are field.ErrorLists wrapped in apierrors.NewInvalid, so
+// kubectl prints `The LoadTest "x" is invalid: spec.test.serviceName: Not found: ...`.
+//
+// LoadTest rules, on create and on every update that changes the spec:
+//   - spec.replicas is from 1 to the manager's --max-replicas;
+//   - spec.test.method is a method DiLO sends (the defaulter upper-cases it first);
+//   - spec.test.path is an origin-form request target that cannot break the HTTP
+//     request line: printable ASCII of the characters RFC 3986 allows, well-formed
+//     %XX escapes, no "//" start, no fragment. The CRD schema says much the same; the
+//     webhook checks it again so that a schema change can never open header injection;
+//   - spec.test.serviceName names a Service of the LoadTest's namespace that is not of
+//     type ExternalName (DiLO never relays load to hosts outside the cluster), and
+//     spec.test.port one of its ports; a Service without ready endpoints is accepted
+//     with a warning, since its pods may still be starting;
+//   - thresholds: maxErrorRatio a decimal from 0 to 1, latencies positive.
+//
+// Edits while a run is going (status.state pending or executing) follow the
+// spec.updatePolicy of the stored object: Restart lets the edit through and the
+// controller starts a new run; Reject denies it, naming the changed fields and how to
+// restart, except an edit of spec.updatePolicy alone, so the user is never stuck: set
+// it to Restart, then edit (or delete and re-create the LoadTest). Edits of a finished
+// or failed LoadTest are always allowed and start a new run. Updates that leave the
+// spec unchanged (labels, annotations, finalizers) and updates of an object being
+// deleted are never denied, even if the Service has gone since: a controller must
+// always be able to remove its finalizer.
+//
+// SimpleDeployment: spec.sleepytime is a whole number of seconds from 0 to
+// api/v1.MaxSleepytime, given as a number or a string of digits.
+package webhook

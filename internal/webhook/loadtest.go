@@ -1,0 +1,130 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+)
+
+// +kubebuilder:webhook:path=/mutate-example-org-v1-loadtest,mutating=true,failurePolicy=fail,sideEffects=None,groups=example.org,resources=loadtests,verbs=create;update,versions=v1,name=mloadtest-v1.example.org,admissionReviewVersions=v1,timeoutSeconds=5
+// +kubebuilder:webhook:path=/validate-example-org-v1-loadtest,mutating=false,failurePolicy=fail,sideEffects=None,groups=example.org,resources=loadtests,verbs=create;update,versions=v1,name=vloadtest-v1.example.org,admissionReviewVersions=v1,timeoutSeconds=5
+
+// The validator reads Services and their EndpointSlices from the manager's cache.
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+
+// LoadTestDefaulter fills in a LoadTest's defaults; see defaultLoadTest.
+type LoadTestDefaulter struct{}
+
+// Default implements admission.Defaulter.
+func (LoadTestDefaulter) Default(_ context.Context, lt *dilov1.LoadTest) error {
+	defaultLoadTest(lt)
+	return nil
+}
+
+// LoadTestValidator runs the LoadTest rules of rules.go.
+type LoadTestValidator struct {
+	// Services reads Services and EndpointSlices: the manager's cache, not the API server.
+	Services client.Reader
+	// MaxReplicas is the cap on spec.replicas (the manager's --max-replicas).
+	MaxReplicas int32
+}
+
+// ValidateCreate implements admission.Validator.
+func (v *LoadTestValidator) ValidateCreate(ctx context.Context, lt *dilov1.LoadTest) (admission.Warnings, error) {
+	warnings, errs := v.validateSpec(ctx, lt)
+	return warnings, invalid("LoadTest", lt, errs)
+}
+
+// ValidateUpdate implements admission.Validator. An update that leaves the spec as
+// it was, or of an object being deleted, is always allowed.
+func (v *LoadTestValidator) ValidateUpdate(ctx context.Context, old, updated *dilov1.LoadTest) (admission.Warnings, error) {
+	if updated.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, updated.Spec) {
+		return nil, nil
+	}
+	errs := validateEditWhileRunning(old, updated)
+	warnings, specErrs := v.validateSpec(ctx, updated)
+	return warnings, invalid("LoadTest", updated, append(errs, specErrs...))
+}
+
+// ValidateDelete implements admission.Validator: deleting is always allowed.
+func (v *LoadTestValidator) ValidateDelete(context.Context, *dilov1.LoadTest) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// validateSpec runs every rule on lt's spec and returns all their errors at once.
+func (v *LoadTestValidator) validateSpec(ctx context.Context, lt *dilov1.LoadTest) (admission.Warnings, field.ErrorList) {
+	spec, test := field.NewPath("spec"), field.NewPath("spec", "test")
+	errs := validateReplicas(lt.Spec.Replicas, v.MaxReplicas, spec.Child("replicas"))
+	errs = append(errs, validateMethod(lt.Spec.Test.Method, test.Child("method"))...)
+	errs = append(errs, validateRequestPath(lt.Spec.Test.Path, test.Child("path"))...)
+	errs = append(errs, validateThresholds(lt.Spec.Thresholds, spec.Child("thresholds"))...)
+
+	namespace := namespaceOf(ctx, lt)
+	svc, err := v.service(ctx, namespace, lt.Spec.Test.ServiceName)
+	if err != nil {
+		return nil, append(errs, field.InternalError(test.Child("serviceName"), err))
+	}
+	if serviceErrs := validateService(namespace, lt.Spec.Test.ServiceName, svc, test.Child("serviceName")); len(serviceErrs) > 0 {
+		return nil, append(errs, serviceErrs...)
+	}
+	errs = append(errs, validateServicePort(lt.Spec.Test.Port, svc, test.Child("port"))...)
+
+	var slices discoveryv1.EndpointSliceList
+	if err := v.Services.List(ctx, &slices, client.InNamespace(namespace),
+		client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
+		return nil, append(errs, field.InternalError(test.Child("serviceName"),
+			fmt.Errorf("failed to list the EndpointSlices of Service %q: %w", svc.Name, err)))
+	}
+	return warnNoReadyEndpoints(namespace, svc, slices.Items), errs
+}
+
+// service returns the Service name in namespace, or nil if there is none.
+func (v *LoadTestValidator) service(ctx context.Context, namespace, name string) (*corev1.Service, error) {
+	if name == "" {
+		return nil, nil
+	}
+	svc := &corev1.Service{}
+	err := v.Services.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, svc)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("failed to read Service %q in namespace %q: %w", name, namespace, err)
+	}
+	return svc, nil
+}
+
+// namespaceOf is obj's namespace, or the admission request's when the object does
+// not carry it.
+func namespaceOf(ctx context.Context, obj client.Object) string {
+	if ns := obj.GetNamespace(); ns != "" {
+		return ns
+	}
+	if req, err := admission.RequestFromContext(ctx); err == nil {
+		return req.Namespace
+	}
+	return ""
+}
+
+// invalid wraps errs in the Invalid status error kubectl prints as
+// `The LoadTest "x" is invalid: ...`, or returns nil when there are none.
+func invalid(kind string, obj client.Object, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	name := obj.GetName()
+	if name == "" {
+		name = obj.GetGenerateName()
+	}
+	return apierrors.NewInvalid(dilov1.GroupVersion.WithKind(kind).GroupKind(), name, errs)
+}

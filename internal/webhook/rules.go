@@ -1,0 +1,332 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+)
+
+// This file holds every admission rule, one small pure function each: given the
+// values it judges, it returns the field errors (and warnings) a user sees.
+
+// Methods are the HTTP methods DiLO sends, as the CRD schema's enum lists them.
+var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// defaultLoadTest fills in what the user left out and upper-cases the method (ASCII
+// only: strings.ToUpper would turn "poſt" into "POST"). It is idempotent.
+func defaultLoadTest(lt *dilov1.LoadTest) {
+	t := &lt.Spec.Test
+	if t.Method == "" {
+		t.Method = dilov1.DefaultMethod
+	}
+	t.Method = asciiUpper(t.Method)
+	if t.Repeat == nil {
+		t.Repeat = ptr(int32(dilov1.DefaultRepeat))
+	}
+	if t.Concurrency == nil {
+		t.Concurrency = ptr(int32(dilov1.DefaultConcurrency))
+	}
+	if t.TimeoutSeconds == nil {
+		t.TimeoutSeconds = ptr(int32(dilov1.DefaultTimeoutSeconds))
+	}
+	if lt.Spec.UpdatePolicy == "" {
+		lt.Spec.UpdatePolicy = dilov1.UpdatePolicyRestart
+	}
+}
+
+// validateReplicas checks that replicas is from 1 to maxReplicas, the manager's cap.
+func validateReplicas(replicas int32, maxReplicas int32, p *field.Path) field.ErrorList {
+	if replicas >= 1 && replicas <= maxReplicas {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(p, replicas, fmt.Sprintf(
+		"must be from 1 to %d, the most load-generator pods this cluster's DiLO runs per LoadTest (the manager's --max-replicas)",
+		maxReplicas))}
+}
+
+// validateMethod checks that method is one of Methods. Empty means the default, GET.
+func validateMethod(method string, p *field.Path) field.ErrorList {
+	if method == "" || slices.Contains(Methods, method) {
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(p, method, Methods)}
+}
+
+// validateRequestPath checks that path can go, as it is, between the method and
+// "HTTP/1.1" of a request line without changing the request: an origin-form target
+// ("/a/b?q=c") of the characters RFC 3986 allows in a path and query. It reports the
+// first problem only, the one that matters most.
+func validateRequestPath(path string, p *field.Path) field.ErrorList {
+	if path == "" {
+		return field.ErrorList{field.Required(p, `an absolute path such as "/" or "/search?q=x"`)}
+	}
+	if len(path) > dilov1.MaxPathLength {
+		return field.ErrorList{field.TooLong(p, path, dilov1.MaxPathLength)}
+	}
+	invalid := func(detail string) field.ErrorList { return field.ErrorList{field.Invalid(p, path, detail)} }
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case c == '\r' || c == '\n':
+			return invalid(fmt.Sprintf("must not contain CR or LF (byte %d): they end the HTTP request line, so the path could inject headers or a second request", i))
+		case c == ' ' || c == '\t':
+			return invalid(fmt.Sprintf("must not contain spaces or tabs (byte %d): they end the request target, so the rest would be read as the HTTP version or a smuggled request; percent-encode a space as %%20", i))
+		case c < 0x20 || c == 0x7f:
+			return invalid(fmt.Sprintf("must not contain control characters (byte %d is 0x%02x)", i, c))
+		case c > 0x7f:
+			return invalid(fmt.Sprintf("must be ASCII (byte %d is 0x%02x): percent-encode the UTF-8 bytes of other characters, e.g. \"é\" as %%C3%%A9", i, c))
+		}
+	}
+	switch {
+	case path[0] != '/':
+		return invalid(`must be an absolute path starting with "/" (origin-form): DiLO sends only to spec.test.serviceName, so absolute URLs ("http://host/...") and "*" are not allowed`)
+	case strings.HasPrefix(path, "//"):
+		return invalid(`must not start with "//": servers and proxies may read what follows as a host name`)
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '#':
+			return invalid(fmt.Sprintf("must not contain a fragment (\"#\" at byte %d): fragments are never sent to servers; percent-encode a literal \"#\" as %%23", i))
+		case c == '%':
+			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
+				return invalid(fmt.Sprintf("has a malformed percent-escape at byte %d: \"%%\" must be followed by two hex digits; write a literal \"%%\" as %%25", i))
+			}
+			i += 2
+		case !isTargetChar(c):
+			return invalid(fmt.Sprintf("must not contain %q (byte %d), which RFC 3986 does not allow in a path or query: percent-encode it as %%%02X", string(c), i, c))
+		}
+	}
+	return nil
+}
+
+// validateThresholds checks that maxErrorRatio is a decimal from 0 to 1 and that the
+// latency thresholds are positive durations.
+func validateThresholds(th *dilov1.Thresholds, p *field.Path) field.ErrorList {
+	if th == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if r := th.MaxErrorRatio; r != "" && !isRatio(r) {
+		errs = append(errs, field.Invalid(p.Child("maxErrorRatio"), r, `must be a decimal from 0 to 1, such as "0.01"`))
+	}
+	for _, d := range []struct {
+		name string
+		d    *metav1.Duration
+	}{{"maxP50", th.MaxP50}, {"maxP90", th.MaxP90}, {"maxP99", th.MaxP99}} {
+		if d.d != nil && d.d.Duration <= 0 {
+			errs = append(errs, field.Invalid(p.Child(d.name), d.d.Duration.String(), `must be a positive duration, such as "250ms"`))
+		}
+	}
+	return errs
+}
+
+// validateService checks that svc, the Service spec.test.serviceName names in
+// namespace (nil when there is none), exists, is not an ExternalName alias of a
+// host outside the cluster, and has a port to send to.
+func validateService(namespace, name string, svc *corev1.Service, p *field.Path) field.ErrorList {
+	if svc == nil {
+		e := field.NotFound(p, name)
+		e.Detail = fmt.Sprintf("no Service with this name in namespace %q: create the Service first, or set spec.test.serviceName to a Service of this namespace", namespace)
+		return field.ErrorList{e}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return field.ErrorList{field.Invalid(p, name, fmt.Sprintf(
+			"Service %q in namespace %q is of type ExternalName (an alias of %q): DiLO sends load only to Services inside the cluster, never to outside hosts",
+			name, namespace, svc.Spec.ExternalName))}
+	}
+	if len(svc.Spec.Ports) == 0 {
+		return field.ErrorList{field.Invalid(p, name, fmt.Sprintf(
+			"Service %q in namespace %q has no ports to send to", name, namespace))}
+	}
+	return nil
+}
+
+// validateServicePort checks that port, by number or by name, is one of svc's ports.
+// Unset, it means the Service's first port, which validateService made sure exists.
+func validateServicePort(port *intstr.IntOrString, svc *corev1.Service, p *field.Path) field.ErrorList {
+	if port == nil {
+		return nil
+	}
+	for _, sp := range svc.Spec.Ports {
+		if (port.Type == intstr.Int && sp.Port == port.IntVal) || (port.Type == intstr.String && sp.Name != "" && sp.Name == port.StrVal) {
+			return nil
+		}
+	}
+	var (
+		bad   any = port.IntVal
+		which     = fmt.Sprintf("port %d", port.IntVal)
+	)
+	if port.Type == intstr.String {
+		bad, which = port.StrVal, fmt.Sprintf("port named %q", port.StrVal)
+	}
+	e := field.NotFound(p, bad)
+	e.Detail = fmt.Sprintf("Service %q has no %s; its ports are %s", svc.Name, which, describePorts(svc.Spec.Ports))
+	return field.ErrorList{e}
+}
+
+// warnNoReadyEndpoints warns, without denying, when none of the Service's
+// EndpointSlices holds a ready endpoint: the run's requests would fail until the
+// Service's pods are ready, which they may well be by the time the run starts.
+func warnNoReadyEndpoints(namespace string, svc *corev1.Service, endpointSlices []discoveryv1.EndpointSlice) []string {
+	for _, es := range endpointSlices {
+		for _, ep := range es.Endpoints {
+			// The API: a nil ready condition means ready.
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				return nil
+			}
+		}
+	}
+	return []string{fmt.Sprintf(
+		"spec.test.serviceName: Service %q in namespace %q has no ready endpoints yet: the load test's requests will fail until the Service's pods are ready",
+		svc.Name, namespace)}
+}
+
+// validateEditWhileRunning denies a spec edit of a LoadTest whose run is pending or
+// executing when the stored object's updatePolicy is Reject. An edit of updatePolicy
+// alone is always allowed, so that the user can switch to Restart and then edit.
+func validateEditWhileRunning(old, updated *dilov1.LoadTest) field.ErrorList {
+	if old.Spec.UpdatePolicy != dilov1.UpdatePolicyReject || !isRunning(old.Status.State) {
+		return nil
+	}
+	oldSpec, newSpec := old.Spec.DeepCopy(), updated.Spec.DeepCopy()
+	oldSpec.UpdatePolicy, newSpec.UpdatePolicy = "", ""
+	changed := changedFields("spec", oldSpec, newSpec)
+	if len(changed) == 0 {
+		return nil
+	}
+	ns := ""
+	if old.Namespace != "" {
+		ns = " -n " + old.Namespace
+	}
+	return field.ErrorList{field.Forbidden(field.NewPath("spec"), fmt.Sprintf(
+		"the run is %s and spec.updatePolicy is Reject, so %s cannot change until the run ends; "+
+			"to restart the test with this edit, first change only spec.updatePolicy to Restart "+
+			`(kubectl patch loadtest %s%s --type=merge -p '{"spec":{"updatePolicy":"Restart"}}'), then edit again; `+
+			"or delete and re-create the LoadTest",
+		old.Status.State, strings.Join(changed, ", "), old.Name, ns))}
+}
+
+// validateSleepytime checks a SimpleDeployment's sleepytime: a whole number of seconds
+// from 0 to MaxSleepytime, as a number or as a string of digits only.
+func validateSleepytime(s *intstr.IntOrString, p *field.Path) field.ErrorList {
+	if s == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("must be a whole number of seconds from 0 to %d, such as 120 or \"120\"", dilov1.MaxSleepytime)
+	if s.Type == intstr.Int {
+		if s.IntVal < 0 || s.IntVal > dilov1.MaxSleepytime {
+			return field.ErrorList{field.Invalid(p, s.IntVal, msg)}
+		}
+		return nil
+	}
+	if s.StrVal == "" || strings.Trim(s.StrVal, "0123456789") != "" {
+		return field.ErrorList{field.Invalid(p, s.StrVal, msg+", written with digits only")}
+	}
+	if n, err := strconv.ParseUint(s.StrVal, 10, 32); err != nil || n > dilov1.MaxSleepytime {
+		return field.ErrorList{field.Invalid(p, s.StrVal, msg)}
+	}
+	return nil
+}
+
+// isRunning says whether a LoadTest in state has a run going: its pods are being
+// created or are sending.
+func isRunning(state dilov1.State) bool {
+	return state == dilov1.StatePending || state == dilov1.StateExecuting
+}
+
+// changedFields lists the JSON paths, under prefix, of the leaves that differ
+// between a and b, sorted. Lists count as leaves.
+func changedFields(prefix string, a, b any) []string {
+	var am, bm any
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	_ = json.Unmarshal(ja, &am)
+	_ = json.Unmarshal(jb, &bm)
+	var out []string
+	var walk func(path string, x, y any)
+	walk = func(path string, x, y any) {
+		xm, xok := x.(map[string]any)
+		ym, yok := y.(map[string]any)
+		if !xok || !yok {
+			if !reflect.DeepEqual(x, y) {
+				out = append(out, path)
+			}
+			return
+		}
+		keys := map[string]bool{}
+		for k := range xm {
+			keys[k] = true
+		}
+		for k := range ym {
+			keys[k] = true
+		}
+		for k := range keys {
+			walk(path+"."+k, xm[k], ym[k])
+		}
+	}
+	walk(prefix, am, bm)
+	sort.Strings(out)
+	return out
+}
+
+// describePorts lists a Service's ports for a message: "80 (http), 8443".
+func describePorts(ports []corev1.ServicePort) string {
+	s := make([]string, len(ports))
+	for i, sp := range ports {
+		s[i] = strconv.Itoa(int(sp.Port))
+		if sp.Name != "" {
+			s[i] += " (" + sp.Name + ")"
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// isRatio says whether s is a plain decimal (digits, optionally a point and more
+// digits; no sign, exponent, "NaN" nor "Inf") from 0 to 1.
+func isRatio(s string) bool {
+	whole, frac, hasPoint := strings.Cut(s, ".")
+	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || (hasPoint && frac == "") {
+		return false
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	return err == nil && v >= 0 && v <= 1
+}
+
+// isTargetChar says whether c may appear as itself in an origin-form request target
+// (RFC 3986 pchar, "/" and "?"; "%" is handled apart).
+func isTargetChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// asciiUpper upper-cases the ASCII letters of s and nothing else.
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+func ptr[T any](v T) *T { return &v }
