@@ -37,3 +37,7 @@ build: ## Build the manager and agent binaries into bin/.
 .PHONY: run
 run: ## Run the manager out of cluster against $$KUBECONFIG, without webhooks.
 	ENABLE_WEBHOOKS=false go run ./cmd/manager
+
+.PHONY: bench-agent
+bench-agent: ## The agent vs wrk on a local nginx (64 connections, pinned, alternating rounds); last line: ratio=... rss_mib=...
+	hack/bench-agent.sh
