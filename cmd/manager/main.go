@@ -24,6 +24,7 @@ import (
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/scheme"
+	webhooks "github.com/dilo-operator/dilo/internal/webhook"
 )
 
 // options are the manager's flags.
@@ -131,6 +132,15 @@ func run(o options) error {
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add the ready check: %w", err)
+	}
+	if o.enableWebhooks {
+		if err := webhooks.Setup(mgr, webhooks.Options{MaxReplicas: o.maxReplicas}); err != nil {
+			return err
+		}
+		// Ready only once the webhook server serves: the API server calls only ready pods.
+		if err := mgr.AddReadyzCheck("webhooks", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return fmt.Errorf("failed to add the webhook ready check: %w", err)
+		}
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager", "webhooks", o.enableWebhooks)
 	return mgr.Start(ctrl.SetupSignalHandler())
