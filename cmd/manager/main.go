@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/reconcile"
 	"github.com/dilo-operator/dilo/internal/scheme"
 	webhooks "github.com/dilo-operator/dilo/internal/webhook"
 )
@@ -126,6 +127,12 @@ func run(o options) error {
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), mgrOpts)
 	if err != nil {
 		return fmt.Errorf("failed to create the manager: %w", err)
+	}
+	if err := (&reconcile.LoadTestReconciler{AgentImage: o.agentImage}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the LoadTest controller: %w", err)
+	}
+	if err := (&reconcile.SimpleDeploymentReconciler{AgentImage: o.agentImage}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the SimpleDeployment controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add the health check: %w", err)

@@ -1,0 +1,53 @@
+package v1
+
+// Reasons of a LoadTest's Complete and Failed conditions. The Failed condition's
+// message names the pod (or the Service, or the threshold) the reason is about; the
+// same reason is the reason of the Warning event recorded when the run fails.
+const (
+	// ReasonFinished: every pod of the run succeeded and no threshold was broken.
+	ReasonFinished = "Finished"
+
+	// ReasonServiceNotFound: spec.test.serviceName names no Service when the run starts.
+	ReasonServiceNotFound = "ServiceNotFound"
+	// ReasonExternalNameService: the Service is of type ExternalName.
+	ReasonExternalNameService = "ExternalNameService"
+	// ReasonServicePortNotFound: the Service has no port matching spec.test.port, or no port at all.
+	ReasonServicePortNotFound = "ServicePortNotFound"
+
+	// ReasonUnschedulable: a pod stayed unschedulable (PodScheduled=False, reason
+	// Unschedulable) for UnschedulableGraceSeconds.
+	ReasonUnschedulable = "Unschedulable"
+	// ReasonImagePullFailed: a pod's image cannot be pulled (ErrImagePull,
+	// ImagePullBackOff, InvalidImageName, ErrImageNeverPull, ...).
+	ReasonImagePullFailed = "ImagePullFailed"
+	// ReasonContainerCreateFailed: a pod's container cannot be created or started
+	// (CreateContainerConfigError, CreateContainerError, RunContainerError).
+	ReasonContainerCreateFailed = "ContainerCreateFailed"
+	// ReasonOOMKilled: a pod's container was killed for exceeding its memory limit.
+	ReasonOOMKilled = "OOMKilled"
+	// ReasonEvicted: a pod was evicted or preempted by the node or the scheduler.
+	ReasonEvicted = "Evicted"
+	// ReasonPodDeleted: a pod of the run was deleted, or disappeared, while the run was going.
+	ReasonPodDeleted = "PodDeleted"
+	// ReasonPodFailed: a pod ended failed for another reason (the agent exited non-zero).
+	ReasonPodFailed = "PodFailed"
+	// ReasonDeadlineExceeded: the run was still going spec.deadlineSeconds after it started.
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+	// ReasonResultUnreadable: a pod succeeded but its termination message is not a
+	// result document.
+	ReasonResultUnreadable = "ResultUnreadable"
+	// ReasonThresholdBroken: the merged results break spec.thresholds.
+	ReasonThresholdBroken = "ThresholdBroken"
+)
+
+// Timing rules of a run, in seconds.
+const (
+	// UnschedulableGraceSeconds is how long a pod of a run may stay unschedulable
+	// before the run fails with reason Unschedulable: long enough for a cluster
+	// autoscaler to add a node, short enough not to leave a run stuck.
+	UnschedulableGraceSeconds = 120
+	// StartDelaySeconds is how far in the future the start-at instant is set once
+	// every pod of a run is running: the time the kubelets need to project the
+	// annotation into the pods' start files.
+	StartDelaySeconds = 5
+)

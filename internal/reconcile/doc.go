@@ -1,0 +1,41 @@
+// Package reconcile holds DiLO's controllers: LoadTestReconciler runs a LoadTest's
+// load-generator pods through one run after another, SimpleDeploymentReconciler keeps
+// a SimpleDeployment's one pod.
+//
+// # A LoadTest run
+//
+// A run is identified by the LoadTest's metadata.generation when it started (the pods'
+// example.org/run label and status.observedGeneration). Its pods are named
+// <loadtest>-<run>-<replica>, so creating them again is harmless: a manager restarted
+// at any moment finds the run in status and its pods by name, and neither duplicates a
+// pod nor loses the run. Reconcile is a list of named steps (see
+// LoadTestReconciler.Reconcile): start a run when the generation changed, delete the
+// pods of older runs and wait until they are gone, create the run's missing pods while
+// it is pending, assess the pods (fail fast), open the start gate, collect the results,
+// stop a failed run's pods. Status is computed from what the steps observed and
+// patched once, at the end, by a deferred merge patch with an optimistic lock; an
+// Event is recorded on every state transition after that patch succeeded.
+//
+// # Synchronised start
+//
+// Every load-generator pod mounts a downward-API volume that projects its annotation
+// example.org/start-at into /etc/dilo/start/at; the agent (--start-file) waits until
+// that file holds an RFC 3339 instant, then until that instant. The file stays empty
+// while the annotation is absent. Once every pod of the run is Running, the controller
+// sets the annotation on all of them to the same instant, now + StartDelaySeconds (5s:
+// the time kubelets need to update the projected file), so that all pods start sending
+// together. If the annotation is already on some pods (the manager stopped halfway
+// through setting it), their value is copied to the others.
+//
+// # Failing fast
+//
+// A run fails, with the condition reason naming why and the message naming the pod, as
+// soon as one of its pods: stays unschedulable for UnschedulableGraceSeconds (2 min);
+// cannot pull its image; cannot create its container; is OOM-killed; is evicted; is
+// deleted by someone else, or disappears, while the run goes on; or ends failed. It also
+// fails when spec.deadlineSeconds passes (a requeue is scheduled for that instant, no
+// polling), when its Service is missing or of type ExternalName when the run starts, or
+// when its results are unreadable or break a threshold. When a run fails, its pods that
+// are still running are deleted; its ended pods are kept for their logs until the next
+// run or the LoadTest's deletion.
+package reconcile

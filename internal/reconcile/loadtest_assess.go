@@ -1,0 +1,284 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/report"
+)
+
+// runObservation is what assessRun decides from: a run's pods as the cache shows them.
+type runObservation struct {
+	// Replicas is spec.replicas: how many pods the run has.
+	Replicas int32
+	// Names are the run's pod names, by replica.
+	Names []string
+	// Pods are the run's pods that exist, by name.
+	Pods map[string]*corev1.Pod
+	// Executing is true once every pod has existed: a missing pod was deleted.
+	Executing bool
+	// Start is when the run started; DeadlineSeconds bounds it when set.
+	Start           time.Time
+	DeadlineSeconds *int64
+	// Now is the time of the reconcile.
+	Now time.Time
+}
+
+// runAssessment is what assessRun decided.
+type runAssessment struct {
+	// Failure is why the run failed, nil while it has not.
+	Failure *failure
+	// AllExist, AllRunning and AllSucceeded say whether every pod of the run exists,
+	// is running or succeeded.
+	AllExist, AllRunning, AllSucceeded bool
+	// Active, Succeeded and Failed count the existing pods.
+	Active, Succeeded, Failed int32
+	// RequeueAfter is when to look again without any pod changing (a deadline or an
+	// unschedulable grace ending); 0 when nothing is due.
+	RequeueAfter time.Duration
+}
+
+// Container waiting reasons that mean a pod will never start.
+var (
+	imagePullReasons       = []string{"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable", "SignatureValidationFailed"}
+	containerCreateReasons = []string{"CreateContainerConfigError", "CreateContainerError", "RunContainerError", "PreCreateHookError", "PreStartHookError", "PostStartHookError"}
+)
+
+const unschedulableGrace = dilov1.UnschedulableGraceSeconds * time.Second
+
+// assessRun decides from a run's observed pods whether it failed (the first failing
+// pod by replica decides the reason), whether all its pods exist, run or succeeded,
+// and when to look again. Completion wins over the deadline; a pod failure wins over both.
+func assessRun(o runObservation) runAssessment {
+	a := runAssessment{AllExist: true, AllRunning: true, AllSucceeded: true}
+	for _, name := range o.Names {
+		pod, ok := o.Pods[name]
+		if !ok {
+			a.AllExist, a.AllRunning, a.AllSucceeded = false, false, false
+			if o.Executing && a.Failure == nil {
+				a.Failure = &failure{dilov1.ReasonPodDeleted, fmt.Sprintf("pod %s disappeared while the run was going", name)}
+			}
+			continue
+		}
+		switch pod.Status.Phase {
+		case corev1.PodSucceeded:
+			a.Succeeded++
+			a.AllRunning = false
+		case corev1.PodFailed:
+			a.Failed++
+			a.AllRunning, a.AllSucceeded = false, false
+		case corev1.PodRunning:
+			a.Active++
+			a.AllSucceeded = false
+		default:
+			a.Active++
+			a.AllRunning, a.AllSucceeded = false, false
+		}
+		if a.Failure != nil {
+			continue
+		}
+		f, after := assessPod(pod, o.Now)
+		a.Failure = f
+		a.RequeueAfter = earliest(a.RequeueAfter, after)
+	}
+	if a.Failure != nil || a.AllSucceeded {
+		a.RequeueAfter = 0
+		return a
+	}
+	if o.DeadlineSeconds != nil {
+		exceeded, left := deadline(o.Start, *o.DeadlineSeconds, o.Now)
+		if exceeded {
+			a.Failure = &failure{dilov1.ReasonDeadlineExceeded,
+				fmt.Sprintf("the run was still going %ds after it started (spec.deadlineSeconds)", *o.DeadlineSeconds)}
+			a.RequeueAfter = 0
+			return a
+		}
+		a.RequeueAfter = earliest(a.RequeueAfter, left)
+	}
+	return a
+}
+
+// assessPod says why pod failed or will never run, or, when it is unschedulable but
+// still within its grace, after how long to look again.
+func assessPod(pod *corev1.Pod, now time.Time) (*failure, time.Duration) {
+	name := pod.Name
+	if pod.DeletionTimestamp != nil {
+		return &failure{dilov1.ReasonPodDeleted, fmt.Sprintf("pod %s was deleted while the run was going", name)}, 0
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if t := cs.State.Terminated; t != nil && t.Reason == "OOMKilled" {
+			return &failure{dilov1.ReasonOOMKilled, fmt.Sprintf("pod %s: container %s was OOM-killed (memory limit %s)",
+				name, cs.Name, memoryLimit(pod, cs.Name))}, 0
+		}
+		if w := cs.State.Waiting; w != nil {
+			switch {
+			case contains(imagePullReasons, w.Reason):
+				return &failure{dilov1.ReasonImagePullFailed, fmt.Sprintf("pod %s cannot pull image %s: %s: %s", name, cs.Image, w.Reason, w.Message)}, 0
+			case contains(containerCreateReasons, w.Reason):
+				return &failure{dilov1.ReasonContainerCreateFailed, fmt.Sprintf("pod %s cannot start container %s: %s: %s", name, cs.Name, w.Reason, w.Message)}, 0
+			}
+		}
+	}
+	if pod.Status.Phase == corev1.PodFailed {
+		if pod.Status.Reason == "Evicted" || pod.Status.Reason == "Preempting" || hasCondition(pod, corev1.DisruptionTarget) {
+			return &failure{dilov1.ReasonEvicted, fmt.Sprintf("pod %s was evicted: %s", name, firstNonEmpty(pod.Status.Message, pod.Status.Reason))}, 0
+		}
+		return &failure{dilov1.ReasonPodFailed, fmt.Sprintf("pod %s failed: %s", name, podFailure(pod))}, 0
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			since := now.Sub(c.LastTransitionTime.Time)
+			if since >= unschedulableGrace {
+				return &failure{dilov1.ReasonUnschedulable, fmt.Sprintf("pod %s has been unschedulable for %s: %s", name, since.Truncate(time.Second), c.Message)}, 0
+			}
+			return nil, unschedulableGrace - since
+		}
+	}
+	return nil, 0
+}
+
+// deadline reports whether a run started at start is past deadlineSeconds at now, and
+// otherwise how long it has left.
+func deadline(start time.Time, deadlineSeconds int64, now time.Time) (exceeded bool, left time.Duration) {
+	left = start.Add(time.Duration(deadlineSeconds) * time.Second).Sub(now)
+	if left <= 0 {
+		return true, 0
+	}
+	return false, left
+}
+
+// startGate decides the synchronised start: once every pod of the run is Running, the
+// instant all of them start at, and the pods that do not carry it yet. The instant is
+// the one already set on a pod, if any (a gate opened halfway), else now + delay.
+// It returns "" while some pod is not Running.
+func startGate(names []string, pods map[string]*corev1.Pod, now time.Time, delay time.Duration) (at string, missing []string) {
+	for _, name := range names {
+		pod, ok := pods[name]
+		if !ok || pod.Status.Phase != corev1.PodRunning {
+			return "", nil
+		}
+		if v := pod.Annotations[dilov1.AnnotationStartAt]; v != "" && at == "" {
+			at = v
+		}
+	}
+	if at == "" {
+		at = now.Add(delay).UTC().Format(time.RFC3339)
+	}
+	for _, name := range names {
+		if pods[name].Annotations[dilov1.AnnotationStartAt] != at {
+			missing = append(missing, name)
+		}
+	}
+	return at, missing
+}
+
+// collectResults reads every pod's result document from its termination message,
+// merges them and checks the thresholds. It returns the merged results (nil when a
+// document is unreadable) and why the run failed, if it did.
+func collectResults(names []string, pods map[string]*corev1.Pod, th *dilov1.Thresholds) (*dilov1.Results, *failure) {
+	reports := make([]report.Report, 0, len(names))
+	for _, name := range names {
+		msg, ok := terminationMessage(pods[name])
+		if !ok {
+			return nil, &failure{dilov1.ReasonResultUnreadable, fmt.Sprintf("pod %s succeeded without a termination message", name)}
+		}
+		r, err := report.Parse(msg)
+		if err != nil {
+			return nil, &failure{dilov1.ReasonResultUnreadable, fmt.Sprintf("pod %s: %v", name, err)}
+		}
+		reports = append(reports, r)
+	}
+	res, err := report.Merge(reports)
+	if err != nil {
+		return nil, &failure{dilov1.ReasonResultUnreadable, err.Error()}
+	}
+	if broken, ok := report.CheckThresholds(th, res); !ok {
+		return &res, &failure{dilov1.ReasonThresholdBroken, broken}
+	}
+	return &res, nil
+}
+
+// terminationMessage is the agent container's termination message.
+func terminationMessage(pod *corev1.Pod) (string, bool) {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == agentContainer && cs.State.Terminated != nil {
+			return cs.State.Terminated.Message, true
+		}
+	}
+	return "", false
+}
+
+// podFailure describes why a failed pod failed: its container's exit code and the
+// start of its termination message (the agent writes why it could not run there).
+func podFailure(pod *corev1.Pod) string {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if t := cs.State.Terminated; t != nil {
+			s := fmt.Sprintf("container %s exited with code %d", cs.Name, t.ExitCode)
+			if t.Reason != "" && t.Reason != "Error" {
+				s += " (" + t.Reason + ")"
+			}
+			if msg := strings.TrimSpace(t.Message); msg != "" {
+				s += ": " + truncate(msg, 256)
+			}
+			return s
+		}
+	}
+	return firstNonEmpty(pod.Status.Message, pod.Status.Reason, "phase Failed")
+}
+
+func memoryLimit(pod *corev1.Pod, container string) string {
+	for _, c := range pod.Spec.Containers {
+		if c.Name == container {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				return q.String()
+			}
+		}
+	}
+	return "none"
+}
+
+func hasCondition(pod *corev1.Pod, t corev1.PodConditionType) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == t && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// earliest is the shorter of two positive durations, 0 meaning none.
+func earliest(a, b time.Duration) time.Duration {
+	if a <= 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

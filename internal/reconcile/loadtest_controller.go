@@ -1,0 +1,456 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+)
+
+// LoadTestReconciler runs a LoadTest's runs: see the package documentation.
+type LoadTestReconciler struct {
+	client.Client
+	// APIReader reads around the cache, to confirm that a Service is really missing.
+	APIReader client.Reader
+	// Recorder records the Events that tell a LoadTest's story.
+	Recorder events.EventRecorder
+	// AgentImage is the image of the load-generator pods.
+	AgentImage string
+	// StartDelay is how far in the future the start-at instant is set; 0 means
+	// dilov1.StartDelaySeconds.
+	StartDelay time.Duration
+	// Now returns the current time; nil means time.Now (tests move the clock).
+	Now func() time.Time
+}
+
+// +kubebuilder:rbac:groups=example.org,resources=loadtests,verbs=get;list;watch
+// +kubebuilder:rbac:groups=example.org,resources=loadtests/status,verbs=get;patch
+// +kubebuilder:rbac:groups=example.org,resources=loadtests/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the reconciler with mgr: it watches LoadTests and the
+// pods they control.
+func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("dilo-loadtest")
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&dilov1.LoadTest{}).
+		Owns(&corev1.Pod{}).
+		Named("loadtest").
+		Complete(r)
+}
+
+// runScope is everything one reconcile of a LoadTest learned; the status is computed
+// from it once, at the end.
+type runScope struct {
+	lt     *dilov1.LoadTest
+	before *dilov1.LoadTest
+	now    time.Time
+
+	// run is the current run; newRun is set when this reconcile started it.
+	run    int64
+	newRun bool
+	// names are the run's pod names by replica; pods the ones that exist.
+	names []string
+	pods  map[string]*corev1.Pod
+	// stale counts the pods of older runs (or of an earlier LoadTest of the same
+	// name) that still exist; the run waits for them to be gone.
+	stale int
+	// assessment is what the run's pods say, once assessed; failure is why the run
+	// failed.
+	assessed   bool
+	assessment runAssessment
+	failure    *failure
+	results    *dilov1.Results
+	// gateOpened is the start-at instant this reconcile set.
+	gateOpened string
+}
+
+// step is one named step of a reconcile; done stops the steps after it.
+type step struct {
+	name string
+	fn   func(context.Context, *runScope) (done bool, err error)
+}
+
+// Reconcile moves a LoadTest's run along. The steps, in order:
+//
+//  1. startRun: a new generation starts a new run, from pending.
+//  2. deleteStalePods: delete the pods of older runs; wait until they are gone.
+//  3. stopEndedRun: a finished or failed run is the record; only its running pods
+//     are stopped (failed run). Nothing else happens until the spec changes.
+//  4. createPods: while pending, resolve the Service and create the missing pods.
+//  5. assessPods: fail fast on a broken pod or the deadline; see assessRun.
+//  6. openStartGate: once every pod runs, set the same start-at on all of them.
+//  7. collectResults: once every pod succeeded, merge their results, check thresholds.
+//  8. stopFailedRun: delete the running pods of a run that failed.
+//
+// The status is then computed from the scope and patched (see patchStatus).
+func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	lt := &dilov1.LoadTest{}
+	if err := r.Get(ctx, req.NamespacedName, lt); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !lt.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the garbage collector deletes the pods
+	}
+	s := &runScope{lt: lt, before: lt.DeepCopy(), now: r.now()}
+	defer func() {
+		if err := r.patchStatus(ctx, s); err != nil {
+			retErr = err
+			res = ctrl.Result{}
+		}
+	}()
+	for _, st := range []step{
+		{"startRun", r.startRun},
+		{"deleteStalePods", r.deleteStalePods},
+		{"stopEndedRun", r.stopEndedRun},
+		{"createPods", r.createPods},
+		{"assessPods", r.assessPods},
+		{"openStartGate", r.openStartGate},
+		{"collectResults", r.collectResults},
+		{"stopFailedRun", r.stopFailedRun},
+	} {
+		done, err := st.fn(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("failed to %s: %w", st.name, err)
+		}
+		if done {
+			break
+		}
+	}
+	return ctrl.Result{RequeueAfter: s.assessment.RequeueAfter}, nil
+}
+
+func (r *LoadTestReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// startRun starts a new run when the generation is not the current run's: status
+// restarts from pending, for this generation.
+func (r *LoadTestReconciler) startRun(_ context.Context, s *runScope) (bool, error) {
+	st := &s.lt.Status
+	if st.State == "" || st.ObservedGeneration != s.lt.Generation {
+		s.newRun = true
+		*st = dilov1.LoadTestStatus{
+			State:              dilov1.StatePending,
+			ObservedGeneration: s.lt.Generation,
+			StartTime:          &metav1.Time{Time: s.now},
+		}
+	}
+	s.run = st.ObservedGeneration
+	s.names = make([]string, s.lt.Spec.Replicas)
+	for i := range s.names {
+		s.names[i] = loadTestPodName(s.lt.Name, s.run, int32(i))
+	}
+	return false, nil
+}
+
+// deleteStalePods lists the LoadTest's pods, keeps the current run's and deletes the
+// others: older runs', and those of an earlier LoadTest of the same name. A new run
+// waits, pending, until they are gone: it never mixes with an old one.
+func (r *LoadTestReconciler) deleteStalePods(ctx context.Context, s *runScope) (bool, error) {
+	var list corev1.PodList
+	if err := r.List(ctx, &list, client.InNamespace(s.lt.Namespace),
+		client.MatchingLabels{dilov1.LabelManagedBy: dilov1.ManagedByDiLO, dilov1.LabelLoadTest: s.lt.Name}); err != nil {
+		return false, fmt.Errorf("failed to list pods: %w", err)
+	}
+	s.pods = map[string]*corev1.Pod{}
+	run := strconv.FormatInt(s.run, 10)
+	for i := range list.Items {
+		pod := &list.Items[i]
+		if metav1.IsControlledBy(pod, s.lt) && pod.Labels[dilov1.LabelRun] == run {
+			if slices.Contains(s.names, pod.Name) {
+				s.pods[pod.Name] = pod
+			}
+			continue
+		}
+		s.stale++
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		if err := r.deletePod(ctx, pod); err != nil {
+			return false, err
+		}
+		log.FromContext(ctx).Info("Deleted pod of an older run", "pod", client.ObjectKeyFromObject(pod), "run", pod.Labels[dilov1.LabelRun])
+	}
+	return s.stale > 0, nil
+}
+
+// stopEndedRun leaves an ended run alone, except that the running pods of a failed
+// run are deleted.
+func (r *LoadTestReconciler) stopEndedRun(ctx context.Context, s *runScope) (bool, error) {
+	switch s.lt.Status.State {
+	case dilov1.StateFinished:
+		return true, nil
+	case dilov1.StateFailed:
+		return true, r.deleteRunningPods(ctx, s)
+	}
+	return false, nil
+}
+
+// createPods creates the run's missing pods while it is pending. The Service is looked
+// up first: the run fails when it is missing or unusable (the webhook checks it too, but
+// the Service may have changed since).
+func (r *LoadTestReconciler) createPods(ctx context.Context, s *runScope) (bool, error) {
+	if s.lt.Status.State != dilov1.StatePending || len(s.pods) == len(s.names) {
+		return false, nil
+	}
+	svc, err := r.getService(ctx, s.lt)
+	if err != nil {
+		return false, err
+	}
+	tgt, f := resolveTarget(s.lt, svc)
+	if f != nil {
+		s.failure = f
+		return false, nil
+	}
+	for i, name := range s.names {
+		if _, ok := s.pods[name]; ok {
+			continue
+		}
+		pod := desiredLoadTestPod(s.lt, s.run, int32(i), tgt, r.AgentImage)
+		if err := r.Create(ctx, pod); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				continue // created before the cache saw it
+			}
+			return false, fmt.Errorf("failed to create pod %s: %w", name, err)
+		}
+		log.FromContext(ctx).V(1).Info("Created pod", "pod", client.ObjectKeyFromObject(pod))
+	}
+	return false, nil
+}
+
+// getService returns the LoadTest's Service, nil when it does not exist. A cache miss is
+// confirmed with a live read: a Service created just before the LoadTest may not be in
+// the cache yet.
+func (r *LoadTestReconciler) getService(ctx context.Context, lt *dilov1.LoadTest) (*corev1.Service, error) {
+	key := types.NamespacedName{Namespace: lt.Namespace, Name: lt.Spec.Test.ServiceName}
+	svc := &corev1.Service{}
+	err := r.Get(ctx, key, svc)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		err = r.APIReader.Get(ctx, key, svc)
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to get Service %s: %w", key, err)
+	}
+	return svc, nil
+}
+
+// assessPods judges the run from its pods; see assessRun.
+func (r *LoadTestReconciler) assessPods(_ context.Context, s *runScope) (bool, error) {
+	start := s.now
+	if s.lt.Status.StartTime != nil {
+		start = s.lt.Status.StartTime.Time
+	}
+	s.assessed = true
+	s.assessment = assessRun(runObservation{
+		Replicas:        s.lt.Spec.Replicas,
+		Names:           s.names,
+		Pods:            s.pods,
+		Executing:       s.lt.Status.State == dilov1.StateExecuting,
+		Start:           start,
+		DeadlineSeconds: s.lt.Spec.DeadlineSeconds,
+		Now:             s.now,
+	})
+	if s.failure == nil {
+		s.failure = s.assessment.Failure
+	}
+	return false, nil
+}
+
+// openStartGate sets the start-at annotation on every pod of the run once all of them
+// are running; see startGate.
+func (r *LoadTestReconciler) openStartGate(ctx context.Context, s *runScope) (bool, error) {
+	if s.failure != nil || !s.assessment.AllRunning {
+		return false, nil
+	}
+	delay := r.StartDelay
+	if delay == 0 {
+		delay = dilov1.StartDelaySeconds * time.Second
+	}
+	at, missing := startGate(s.names, s.pods, s.now, delay)
+	for _, name := range missing {
+		pod := s.pods[name]
+		patch := client.MergeFrom(pod.DeepCopy())
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[dilov1.AnnotationStartAt] = at
+		if err := r.Patch(ctx, pod, patch); err != nil {
+			return false, fmt.Errorf("failed to set %s on pod %s: %w", dilov1.AnnotationStartAt, name, err)
+		}
+	}
+	if len(missing) > 0 {
+		s.gateOpened = at
+	}
+	return false, nil
+}
+
+// collectResults merges the results of a run whose pods all succeeded and checks them
+// against the thresholds, once: the status is the record from then on.
+func (r *LoadTestReconciler) collectResults(_ context.Context, s *runScope) (bool, error) {
+	if s.failure != nil || !s.assessment.AllSucceeded {
+		return false, nil
+	}
+	s.results, s.failure = collectResults(s.names, s.pods, s.lt.Spec.Thresholds)
+	return false, nil
+}
+
+// stopFailedRun deletes the pods of a failed run that still run.
+func (r *LoadTestReconciler) stopFailedRun(ctx context.Context, s *runScope) (bool, error) {
+	if s.failure == nil {
+		return false, nil
+	}
+	return true, r.deleteRunningPods(ctx, s)
+}
+
+// deleteRunningPods deletes the run's pods that have not ended; ended ones stay for
+// their logs.
+func (r *LoadTestReconciler) deleteRunningPods(ctx context.Context, s *runScope) error {
+	for _, name := range s.names {
+		pod, ok := s.pods[name]
+		if !ok || podEnded(pod) || pod.DeletionTimestamp != nil {
+			continue
+		}
+		if err := r.deletePod(ctx, pod); err != nil {
+			return err
+		}
+		log.FromContext(ctx).Info("Deleted running pod of a failed run", "pod", client.ObjectKeyFromObject(pod))
+	}
+	return nil
+}
+
+// deletePod deletes pod, in the background, if it is still the pod that was observed.
+func (r *LoadTestReconciler) deletePod(ctx context.Context, pod *corev1.Pod) error {
+	err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("failed to delete pod %s: %w", pod.Name, err)
+	}
+	return nil
+}
+
+// computeStatus writes the status of the current run from the scope. An ended run's
+// status is not touched: it is the record of that run. Nor is a run's whose pods were
+// not assessed (the reconcile stopped early), but for a failure.
+func computeStatus(s *runScope) {
+	st := &s.lt.Status
+	if st.State == dilov1.StateFinished || st.State == dilov1.StateFailed || !s.assessed && s.failure == nil {
+		return
+	}
+	st.Children = st.Children[:0]
+	for _, name := range s.names {
+		if _, ok := s.pods[name]; ok {
+			st.Children = append(st.Children, name)
+		}
+	}
+	if len(st.Children) == 0 {
+		st.Children = nil
+	}
+	a := s.assessment
+	st.Active, st.Succeeded, st.Failed = a.Active, a.Succeeded, a.Failed
+	switch {
+	case s.failure != nil:
+		st.State = dilov1.StateFailed
+		st.CompletionTime = &metav1.Time{Time: s.now}
+		st.Results = s.results
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: dilov1.ConditionFailed, Status: metav1.ConditionTrue, ObservedGeneration: s.run,
+			Reason: s.failure.Reason, Message: s.failure.Message,
+		})
+	case s.results != nil:
+		st.State = dilov1.StateFinished
+		st.CompletionTime = &metav1.Time{Time: s.now}
+		st.Results = s.results
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: dilov1.ConditionComplete, Status: metav1.ConditionTrue, ObservedGeneration: s.run,
+			Reason: dilov1.ReasonFinished, Message: fmt.Sprintf("all %d pods of run %d succeeded", len(s.names), s.run),
+		})
+	case s.stale == 0 && a.AllExist:
+		st.State = dilov1.StateExecuting
+	}
+}
+
+// patchStatus computes the status and patches it if it changed, with an optimistic
+// lock: a status computed from a stale LoadTest is dropped (the newer one triggers
+// another reconcile). Events for the state transitions are recorded once the patch
+// succeeded, so that each is recorded once.
+func (r *LoadTestReconciler) patchStatus(ctx context.Context, s *runScope) error {
+	computeStatus(s)
+	if !equality.Semantic.DeepEqual(s.before.Status, s.lt.Status) {
+		err := r.Status().Patch(ctx, s.lt, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{}))
+		if apierrors.IsConflict(err) {
+			log.FromContext(ctx).V(1).Info("LoadTest changed since it was read; dropped its status")
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("failed to patch status: %w", err)
+		}
+	}
+	r.recordTransitions(s)
+	return nil
+}
+
+// recordTransitions records an Event for every state transition of the reconcile.
+func (r *LoadTestReconciler) recordTransitions(s *runScope) {
+	if r.Recorder == nil {
+		return
+	}
+	lt, st := s.lt, s.lt.Status
+	if s.newRun {
+		note := fmt.Sprintf("Started run %d: %d pods", s.run, len(s.names))
+		if s.before.Status.State != "" {
+			note = fmt.Sprintf("Spec changed: started run %d (%d pods), replacing run %d", s.run, len(s.names), s.before.Status.ObservedGeneration)
+		}
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "RunStarted", "StartRun", note)
+	}
+	prev := s.before.Status.State
+	if s.newRun {
+		prev = dilov1.StatePending
+	}
+	if s.gateOpened != "" {
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "StartGateOpened", "OpenStartGate",
+			"All %d pods of run %d are running; they start sending at %s", len(s.names), s.run, s.gateOpened)
+	}
+	if st.State == prev {
+		return
+	}
+	switch st.State {
+	case dilov1.StateExecuting:
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "Executing", "CreatePods", "All %d pods of run %d exist", len(s.names), s.run)
+	case dilov1.StateFinished:
+		res := st.Results
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, dilov1.ReasonFinished, "FinishRun",
+			"Run %d finished: %d requests, error ratio %s, p99 %s", s.run, res.Requests, res.ErrorRatio, res.Latency.P99.Duration)
+	case dilov1.StateFailed:
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeWarning, s.failure.Reason, "FailRun", "Run %d failed: %s", s.run, s.failure.Message)
+	}
+}

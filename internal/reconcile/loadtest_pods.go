@@ -1,0 +1,153 @@
+package reconcile
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+)
+
+const (
+	// startDir is where the downward-API volume projects the start-at annotation.
+	startDir = "/etc/dilo/start"
+	// startFile is the file the agent waits on (--start-file).
+	startFile = startDir + "/at"
+)
+
+// loadTestPodName is the deterministic name of a run's replica: <loadtest>-<run>-<replica>.
+func loadTestPodName(loadTest string, run int64, replica int32) string {
+	return fmt.Sprintf("%s-%d-%d", loadTest, run, replica)
+}
+
+// runLabels are the labels every pod of a LoadTest's run carries, without the replica.
+func runLabels(loadTest string, run int64) map[string]string {
+	return map[string]string{
+		dilov1.LabelManagedBy: dilov1.ManagedByDiLO,
+		dilov1.LabelLoadTest:  loadTest,
+		dilov1.LabelRun:       strconv.FormatInt(run, 10),
+	}
+}
+
+// target is where a run's pods send: the URL built from the Service.
+type target struct {
+	URL string
+}
+
+// failure is why a run failed: a condition reason and a message naming the culprit.
+type failure struct {
+	Reason  string
+	Message string
+}
+
+// resolveTarget builds the URL the pods send to from the Service the LoadTest names
+// (nil when it does not exist), or says why the run cannot start.
+func resolveTarget(lt *dilov1.LoadTest, svc *corev1.Service) (target, *failure) {
+	name := lt.Spec.Test.ServiceName
+	if svc == nil {
+		return target{}, &failure{dilov1.ReasonServiceNotFound,
+			fmt.Sprintf("Service %s/%s does not exist", lt.Namespace, name)}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return target{}, &failure{dilov1.ReasonExternalNameService,
+			fmt.Sprintf("Service %s/%s is of type ExternalName (%s); DiLO sends only to Services in the cluster", lt.Namespace, name, svc.Spec.ExternalName)}
+	}
+	port, ok := servicePort(svc, lt.Spec.Test.Port)
+	if !ok {
+		want := "any port"
+		if lt.Spec.Test.Port != nil {
+			want = "port " + lt.Spec.Test.Port.String()
+		}
+		return target{}, &failure{dilov1.ReasonServicePortNotFound,
+			fmt.Sprintf("Service %s/%s has no %s", lt.Namespace, name, want)}
+	}
+	return target{URL: fmt.Sprintf("http://%s.%s.svc:%d%s", name, lt.Namespace, port, lt.Spec.Test.Path)}, nil
+}
+
+// servicePort finds the Service port spec.test.port names, by number or name; unset,
+// the first port.
+func servicePort(svc *corev1.Service, want *intstr.IntOrString) (int32, bool) {
+	if len(svc.Spec.Ports) == 0 {
+		return 0, false
+	}
+	if want == nil {
+		return svc.Spec.Ports[0].Port, true
+	}
+	for _, p := range svc.Spec.Ports {
+		if want.Type == intstr.Int && p.Port == want.IntVal || want.Type == intstr.String && p.Name == want.StrVal {
+			return p.Port, true
+		}
+	}
+	return 0, false
+}
+
+// agentRunArgs is the agent's command line for a run's pod, with the API's defaults for
+// unset fields (there is no defaulting webhook in development mode).
+func agentRunArgs(t dilov1.TestSpec, url string) []string {
+	method := t.Method
+	if method == "" {
+		method = dilov1.DefaultMethod
+	}
+	args := []string{"/agent", "run",
+		"--url=" + url,
+		"--method=" + method,
+	}
+	if t.Rate != nil && t.DurationSeconds != nil {
+		args = append(args,
+			fmt.Sprintf("--rate=%d", *t.Rate),
+			fmt.Sprintf("--duration=%s", time.Duration(*t.DurationSeconds)*time.Second))
+	} else {
+		args = append(args, fmt.Sprintf("--requests=%d", ptr.Deref(t.Repeat, dilov1.DefaultRepeat)))
+	}
+	return append(args,
+		fmt.Sprintf("--concurrency=%d", ptr.Deref(t.Concurrency, dilov1.DefaultConcurrency)),
+		fmt.Sprintf("--timeout=%s", time.Duration(ptr.Deref(t.TimeoutSeconds, dilov1.DefaultTimeoutSeconds))*time.Second),
+		"--start-file="+startFile,
+		"--result-file="+corev1.TerminationMessagePathDefault,
+	)
+}
+
+// desiredLoadTestPod is replica of run of lt, sending to tgt, running image.
+func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt target, image string) *corev1.Pod {
+	labels := runLabels(lt.Name, run)
+	labels[dilov1.LabelReplica] = strconv.Itoa(int(replica))
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            loadTestPodName(lt.Name, run, replica),
+			Namespace:       lt.Namespace,
+			Labels:          labels,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(lt, dilov1.GroupVersion.WithKind("LoadTest"))},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			SecurityContext:               restrictedPodSecurity(),
+			TerminationGracePeriodSeconds: ptr.To[int64](10),
+			Containers: []corev1.Container{{
+				Name:                     agentContainer,
+				Image:                    image,
+				Command:                  agentRunArgs(lt.Spec.Test, tgt.URL),
+				SecurityContext:          restrictedContainerSecurity(),
+				Resources:                resources("100m", "64Mi", "1", "256Mi"),
+				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				VolumeMounts:             []corev1.VolumeMount{{Name: "start", MountPath: startDir, ReadOnly: true}},
+			}},
+			Volumes: []corev1.Volume{{
+				Name: "start",
+				VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+					Items: []corev1.DownwardAPIVolumeFile{{
+						Path:     "at",
+						FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: fmt.Sprintf("metadata.annotations['%s']", dilov1.AnnotationStartAt)},
+					}},
+				}},
+			}},
+		},
+	}
+}

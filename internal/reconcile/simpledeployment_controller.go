@@ -1,0 +1,172 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+)
+
+// SimpleDeploymentReconciler keeps one pod per SimpleDeployment, named by its
+// generation: a spec edit replaces the pod, deletion removes it (owner reference).
+type SimpleDeploymentReconciler struct {
+	client.Client
+	// Recorder records the Events of a SimpleDeployment.
+	Recorder events.EventRecorder
+	// AgentImage is the image of the pod; its agent's sleep command runs.
+	AgentImage string
+}
+
+// +kubebuilder:rbac:groups=example.org,resources=simpledeployments,verbs=get;list;watch
+// +kubebuilder:rbac:groups=example.org,resources=simpledeployments/status,verbs=get;patch
+// +kubebuilder:rbac:groups=example.org,resources=simpledeployments/finalizers,verbs=update
+
+// SetupWithManager registers the reconciler with mgr: it watches SimpleDeployments and
+// the pods they control.
+func (r *SimpleDeploymentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("dilo-simpledeployment")
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&dilov1.SimpleDeployment{}).
+		Owns(&corev1.Pod{}).
+		Named("simpledeployment").
+		Complete(r)
+}
+
+// Reconcile deletes the pods of earlier generations, creates this generation's pod if
+// it is missing, and patches status (children, observedGeneration) in a defer.
+func (r *SimpleDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	sd := &dilov1.SimpleDeployment{}
+	if err := r.Get(ctx, req.NamespacedName, sd); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !sd.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := sd.DeepCopy()
+	var children []string
+	defer func() {
+		if children == nil { // this generation's pod was not made: status stays
+			return
+		}
+		sd.Status.Children, sd.Status.ObservedGeneration = children, sd.Generation
+		if equality.Semantic.DeepEqual(before.Status, sd.Status) {
+			return
+		}
+		err := r.Status().Patch(ctx, sd, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		if err != nil && !apierrors.IsConflict(err) {
+			retErr = fmt.Errorf("failed to patch status: %w", err)
+		}
+	}()
+
+	desired, err := desiredSimpleDeploymentPod(sd, r.AgentImage)
+	if err != nil {
+		r.event(sd, corev1.EventTypeWarning, "InvalidSpec", err.Error())
+		return ctrl.Result{}, nil // stalled until the spec changes
+	}
+	var list corev1.PodList
+	if err := r.List(ctx, &list, client.InNamespace(sd.Namespace),
+		client.MatchingLabels{dilov1.LabelManagedBy: dilov1.ManagedByDiLO, dilov1.LabelSimpleDeployment: sd.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to list pods: %w", err)
+	}
+	exists := false
+	for i := range list.Items {
+		pod := &list.Items[i]
+		if pod.Name == desired.Name && metav1.IsControlledBy(pod, sd) {
+			exists = true
+			continue
+		}
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return ctrl.Result{}, fmt.Errorf("failed to delete pod %s: %w", pod.Name, err)
+		}
+		log.FromContext(ctx).Info("Deleted pod of an earlier generation", "pod", client.ObjectKeyFromObject(pod))
+		r.event(sd, corev1.EventTypeNormal, "Replaced", fmt.Sprintf("Deleted pod %s of an earlier generation", pod.Name))
+	}
+	if !exists {
+		if err := r.Create(ctx, desired); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, fmt.Errorf("failed to create pod %s: %w", desired.Name, err)
+		} else if err == nil {
+			r.event(sd, corev1.EventTypeNormal, "Created", fmt.Sprintf("Created pod %s", desired.Name))
+		}
+	}
+	children = []string{desired.Name}
+	return ctrl.Result{}, nil
+}
+
+func (r *SimpleDeploymentReconciler) event(sd *dilov1.SimpleDeployment, typ, reason, note string) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(sd, nil, typ, reason, "Reconcile", "%s", note)
+	}
+}
+
+// sleepSeconds is spec.sleepytime in seconds: a number, or a string of digits; 0 when unset.
+func sleepSeconds(v *intstr.IntOrString) (int, error) {
+	if v == nil {
+		return 0, nil
+	}
+	n := v.IntValue()
+	if v.Type == intstr.String {
+		var err error
+		if n, err = strconv.Atoi(v.StrVal); err != nil {
+			return 0, fmt.Errorf("spec.sleepytime %q is not a whole number of seconds", v.StrVal)
+		}
+	}
+	if n < 0 || n > dilov1.MaxSleepytime {
+		return 0, fmt.Errorf("spec.sleepytime %d is not from 0 to %d", n, dilov1.MaxSleepytime)
+	}
+	return n, nil
+}
+
+// desiredSimpleDeploymentPod is the pod of sd's generation: <name>-<generation>, running
+// `agent sleep`, once (restartPolicy Never).
+func desiredSimpleDeploymentPod(sd *dilov1.SimpleDeployment, image string) (*corev1.Pod, error) {
+	secs, err := sleepSeconds(sd.Spec.Sleepytime)
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      fmt.Sprintf("%s-%d", sd.Name, sd.Generation),
+			Namespace: sd.Namespace,
+			Labels: map[string]string{
+				dilov1.LabelManagedBy:        dilov1.ManagedByDiLO,
+				dilov1.LabelSimpleDeployment: sd.Name,
+			},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(sd, dilov1.GroupVersion.WithKind("SimpleDeployment"))},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                corev1.RestartPolicyNever,
+			AutomountServiceAccountToken: ptr.To(false),
+			EnableServiceLinks:           ptr.To(false),
+			SecurityContext:              restrictedPodSecurity(),
+			Containers: []corev1.Container{{
+				Name:                     agentContainer,
+				Image:                    image,
+				Command:                  []string{"/agent", "sleep", fmt.Sprintf("--seconds=%d", secs), "--message=I'm so very useful!"},
+				SecurityContext:          restrictedContainerSecurity(),
+				Resources:                resources("10m", "16Mi", "100m", "32Mi"),
+				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+			}},
+		},
+	}, nil
+}
