@@ -1,0 +1,400 @@
+package reconcile
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+)
+
+func TestAgentRunArgs(t *testing.T) {
+	const url = "http://web.ns.svc:8080/x"
+	for _, tc := range []struct {
+		name string
+		test dilov1.TestSpec
+		want []string
+	}{{
+		name: "defaults when unset",
+		test: dilov1.TestSpec{},
+		want: []string{"/agent", "run", "--url=" + url, "--method=GET", "--requests=100", "--concurrency=1", "--timeout=10s",
+			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+	}, {
+		name: "closed model",
+		test: dilov1.TestSpec{Method: "POST", Repeat: ptr.To[int32](5000), Concurrency: ptr.To[int32](8), TimeoutSeconds: ptr.To[int32](3)},
+		want: []string{"/agent", "run", "--url=" + url, "--method=POST", "--requests=5000", "--concurrency=8", "--timeout=3s",
+			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+	}, {
+		name: "open model ignores repeat",
+		test: dilov1.TestSpec{Repeat: ptr.To[int32](5), Rate: ptr.To[int32](200), DurationSeconds: ptr.To[int32](90)},
+		want: []string{"/agent", "run", "--url=" + url, "--method=GET", "--rate=200", "--duration=1m30s", "--concurrency=1", "--timeout=10s",
+			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, agentRunArgs(tc.test, url)); diff != "" {
+				t.Errorf("agentRunArgs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestResolveTarget(t *testing.T) {
+	svc := func(typ corev1.ServiceType, ports ...corev1.ServicePort) *corev1.Service {
+		return &corev1.Service{Spec: corev1.ServiceSpec{Type: typ, Ports: ports, ExternalName: "example.com"}}
+	}
+	http := corev1.ServicePort{Name: "http", Port: 80}
+	admin := corev1.ServicePort{Name: "admin", Port: 9090}
+	for _, tc := range []struct {
+		name       string
+		port       *intstr.IntOrString
+		svc        *corev1.Service
+		wantURL    string
+		wantReason string
+	}{
+		{name: "first port by default", svc: svc(corev1.ServiceTypeClusterIP, http, admin), wantURL: "http://web.ns.svc:80/p?q=1"},
+		{name: "port by number", port: ptr.To(intstr.FromInt32(9090)), svc: svc(corev1.ServiceTypeClusterIP, http, admin), wantURL: "http://web.ns.svc:9090/p?q=1"},
+		{name: "port by name", port: ptr.To(intstr.FromString("admin")), svc: svc(corev1.ServiceTypeNodePort, http, admin), wantURL: "http://web.ns.svc:9090/p?q=1"},
+		{name: "missing service", svc: nil, wantReason: dilov1.ReasonServiceNotFound},
+		{name: "external name", svc: svc(corev1.ServiceTypeExternalName), wantReason: dilov1.ReasonExternalNameService},
+		{name: "no such port number", port: ptr.To(intstr.FromInt32(81)), svc: svc(corev1.ServiceTypeClusterIP, http), wantReason: dilov1.ReasonServicePortNotFound},
+		{name: "no such port name", port: ptr.To(intstr.FromString("grpc")), svc: svc(corev1.ServiceTypeClusterIP, http), wantReason: dilov1.ReasonServicePortNotFound},
+		{name: "no ports", svc: svc(corev1.ServiceTypeClusterIP), wantReason: dilov1.ReasonServicePortNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns"},
+				Spec: dilov1.LoadTestSpec{Test: dilov1.TestSpec{ServiceName: "web", Path: "/p?q=1", Port: tc.port}}}
+			got, f := resolveTarget(lt, tc.svc)
+			gotReason := ""
+			if f != nil {
+				gotReason = f.Reason
+				if !strings.Contains(f.Message, "ns/web") {
+					t.Errorf("message %q does not name the Service ns/web", f.Message)
+				}
+			}
+			if got.URL != tc.wantURL || gotReason != tc.wantReason {
+				t.Errorf("resolveTarget = %q, %q; want %q, %q", got.URL, gotReason, tc.wantURL, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestDesiredLoadTestPod(t *testing.T) {
+	lt := &dilov1.LoadTest{
+		ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns", UID: "uid-1", Generation: 3},
+		Spec:       dilov1.LoadTestSpec{Replicas: 2, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}},
+	}
+	got := desiredLoadTestPod(lt, 3, 1, target{URL: "http://web.ns.svc:80/"}, "img:1")
+	want := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "lt-3-1", Namespace: "ns",
+			Labels: map[string]string{
+				"app.kubernetes.io/managed-by": "dilo", "example.org/loadtest": "lt", "example.org/run": "3", "example.org/replica": "1",
+			},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "example.org/v1", Kind: "LoadTest", Name: "lt", UID: "uid-1",
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To[int64](10),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name:    "agent",
+				Image:   "img:1",
+				Command: agentRunArgs(lt.Spec.Test, "http://web.ns.svc:80/"),
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
+				},
+				Resources:                resources("100m", "64Mi", "1", "256Mi"),
+				TerminationMessagePath:   "/dev/termination-log",
+				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				VolumeMounts:             []corev1.VolumeMount{{Name: "start", MountPath: "/etc/dilo/start", ReadOnly: true}},
+			}},
+			Volumes: []corev1.Volume{{Name: "start", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+				Items: []corev1.DownwardAPIVolumeFile{{Path: "at", FieldRef: &corev1.ObjectFieldSelector{
+					APIVersion: "v1", FieldPath: "metadata.annotations['example.org/start-at']",
+				}}},
+			}}}},
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("desiredLoadTestPod (-want +got):\n%s", diff)
+	}
+	if n := len(loadTestPodName(strings.Repeat("a", dilov1.MaxNameLength), 1<<62, dilov1.MaxReplicas-1)); n > 253 {
+		t.Errorf("longest pod name is %d characters, more than 253", n)
+	}
+}
+
+func TestAssessRun(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	names := []string{"p-0", "p-1"}
+	type want struct {
+		Reason                             string
+		Pod                                string // the failure message names it
+		AllExist, AllRunning, AllSucceeded bool
+		Active, Succeeded, Failed          int32
+		RequeueAfter                       time.Duration
+	}
+	for _, tc := range []struct {
+		name      string
+		pods      []*corev1.Pod
+		executing bool
+		start     time.Time
+		deadline  *int64
+		want      want
+	}{{
+		name: "pending: pods missing, not yet executing",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending)},
+		want: want{Active: 1},
+	}, {
+		name: "all exist, pending",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending), testPod("p-1", corev1.PodRunning)},
+		want: want{AllExist: true, Active: 2},
+	}, {
+		name: "all running",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodRunning)},
+		want: want{AllExist: true, AllRunning: true, Active: 2},
+	}, {
+		name: "all succeeded",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodSucceeded), testPod("p-1", corev1.PodSucceeded)},
+		want: want{AllExist: true, AllSucceeded: true, Succeeded: 2},
+	}, {
+		name: "all succeeded past the deadline: completion wins",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodSucceeded), testPod("p-1", corev1.PodSucceeded)},
+		start: now.Add(-time.Hour), deadline: ptr.To[int64](60),
+		want: want{AllExist: true, AllSucceeded: true, Succeeded: 2},
+	}, {
+		name: "pod failed",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodSucceeded), testPod("p-1", corev1.PodFailed, terminated("Error", 1, "agent: could not run: no start time"))},
+		want: want{Reason: dilov1.ReasonPodFailed, Pod: "p-1", AllExist: true, Succeeded: 1, Failed: 1},
+	}, {
+		name: "first failing pod by replica decides",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending, waiting("ImagePullBackOff")), testPod("p-1", corev1.PodFailed)},
+		want: want{Reason: dilov1.ReasonImagePullFailed, Pod: "p-0", AllExist: true, Active: 1, Failed: 1},
+	}, {
+		name: "ErrImagePull",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodPending, waiting("ErrImagePull"))},
+		want: want{Reason: dilov1.ReasonImagePullFailed, Pod: "p-1", AllExist: true, Active: 2},
+	}, {
+		name: "InvalidImageName",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending, waiting("InvalidImageName")), testPod("p-1", corev1.PodPending)},
+		want: want{Reason: dilov1.ReasonImagePullFailed, Pod: "p-0", AllExist: true, Active: 2},
+	}, {
+		name: "CreateContainerConfigError",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending), testPod("p-1", corev1.PodPending, waiting("CreateContainerConfigError"))},
+		want: want{Reason: dilov1.ReasonContainerCreateFailed, Pod: "p-1", AllExist: true, Active: 2},
+	}, {
+		name: "ContainerCreating is normal",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending, waiting("ContainerCreating")), testPod("p-1", corev1.PodPending)},
+		want: want{AllExist: true, Active: 2},
+	}, {
+		name: "OOMKilled, even before the phase says Failed",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodRunning, terminated("OOMKilled", 137, ""))},
+		want: want{Reason: dilov1.ReasonOOMKilled, Pod: "p-1", AllExist: true, AllRunning: true, Active: 2},
+	}, {
+		name: "evicted",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodFailed, statusReason("Evicted")), testPod("p-1", corev1.PodRunning)},
+		want: want{Reason: dilov1.ReasonEvicted, Pod: "p-0", AllExist: true, Active: 1, Failed: 1},
+	}, {
+		name: "deleted by someone",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning, deleting()), testPod("p-1", corev1.PodRunning)},
+		want: want{Reason: dilov1.ReasonPodDeleted, Pod: "p-0", AllExist: true, AllRunning: true, Active: 2},
+	}, {
+		name:      "gone while executing",
+		pods:      []*corev1.Pod{testPod("p-0", corev1.PodRunning)},
+		executing: true,
+		want:      want{Reason: dilov1.ReasonPodDeleted, Pod: "p-1", Active: 1},
+	}, {
+		name: "unschedulable within the grace: look again when it ends",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending, unschedulableSince(now.Add(-30*time.Second))), testPod("p-1", corev1.PodPending)},
+		want: want{AllExist: true, Active: 2, RequeueAfter: 90 * time.Second},
+	}, {
+		name: "unschedulable past the grace",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending), testPod("p-1", corev1.PodPending, unschedulableSince(now.Add(-120*time.Second)))},
+		want: want{Reason: dilov1.ReasonUnschedulable, Pod: "p-1", AllExist: true, Active: 2},
+	}, {
+		name:  "deadline ahead: look again then",
+		pods:  []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodRunning)},
+		start: now.Add(-10 * time.Second), deadline: ptr.To[int64](60),
+		want: want{AllExist: true, AllRunning: true, Active: 2, RequeueAfter: 50 * time.Second},
+	}, {
+		name:  "deadline and grace: the earlier",
+		pods:  []*corev1.Pod{testPod("p-0", corev1.PodPending, unschedulableSince(now.Add(-100*time.Second))), testPod("p-1", corev1.PodRunning)},
+		start: now.Add(-10 * time.Second), deadline: ptr.To[int64](60),
+		want: want{AllExist: true, Active: 2, RequeueAfter: 20 * time.Second},
+	}, {
+		name:  "deadline exceeded",
+		pods:  []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodSucceeded)},
+		start: now.Add(-60 * time.Second), deadline: ptr.To[int64](60),
+		want: want{Reason: dilov1.ReasonDeadlineExceeded, Active: 1, Succeeded: 1, AllExist: true},
+	}, {
+		name:  "a pod failure wins over the deadline",
+		pods:  []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodFailed)},
+		start: now.Add(-time.Hour), deadline: ptr.To[int64](60),
+		want: want{Reason: dilov1.ReasonPodFailed, Pod: "p-1", Active: 1, Failed: 1, AllExist: true},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.start.IsZero() {
+				tc.start = now
+			}
+			a := assessRun(runObservation{
+				Replicas: 2, Names: names, Pods: podMap(tc.pods...), Executing: tc.executing,
+				Start: tc.start, DeadlineSeconds: tc.deadline, Now: now,
+			})
+			got := want{AllExist: a.AllExist, AllRunning: a.AllRunning, AllSucceeded: a.AllSucceeded,
+				Active: a.Active, Succeeded: a.Succeeded, Failed: a.Failed, RequeueAfter: a.RequeueAfter}
+			if a.Failure != nil {
+				got.Reason = a.Failure.Reason
+				got.Pod = tc.want.Pod
+				if tc.want.Pod != "" && !strings.Contains(a.Failure.Message, "pod "+tc.want.Pod) {
+					t.Errorf("failure message %q does not name pod %s", a.Failure.Message, tc.want.Pod)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("assessRun (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name         string
+		seconds      int64
+		now          time.Time
+		wantExceeded bool
+		wantLeft     time.Duration
+	}{
+		{"just started", 60, start, false, time.Minute},
+		{"half way", 60, start.Add(30500 * time.Millisecond), false, 29500 * time.Millisecond},
+		{"exactly at the deadline", 60, start.Add(time.Minute), true, 0},
+		{"past it", 60, start.Add(time.Hour), true, 0},
+		{"a week", 604800, start.Add(time.Hour), false, 167 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exceeded, left := deadline(start, tc.seconds, tc.now)
+			if exceeded != tc.wantExceeded || left != tc.wantLeft {
+				t.Errorf("deadline = %v, %v; want %v, %v", exceeded, left, tc.wantExceeded, tc.wantLeft)
+			}
+		})
+	}
+}
+
+func TestStartGate(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	names := []string{"p-0", "p-1", "p-2"}
+	for _, tc := range []struct {
+		name        string
+		pods        []*corev1.Pod
+		wantAt      string
+		wantMissing []string
+	}{{
+		name: "not every pod exists",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodRunning)},
+	}, {
+		name: "not every pod runs",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodPending), testPod("p-2", corev1.PodRunning)},
+	}, {
+		name:        "all running: now + delay on all",
+		pods:        []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodRunning), testPod("p-2", corev1.PodRunning)},
+		wantAt:      "2026-11-28T12:00:05Z",
+		wantMissing: names,
+	}, {
+		name: "opened halfway: the same instant on the rest",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodRunning, startAt("2026-11-28T11:59:59Z")),
+			testPod("p-2", corev1.PodRunning)},
+		wantAt:      "2026-11-28T11:59:59Z",
+		wantMissing: []string{"p-0", "p-2"},
+	}, {
+		name: "open: nothing to do",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning, startAt("2026-11-28T11:59:59Z")), testPod("p-1", corev1.PodRunning, startAt("2026-11-28T11:59:59Z")),
+			testPod("p-2", corev1.PodRunning, startAt("2026-11-28T11:59:59Z"))},
+		wantAt: "2026-11-28T11:59:59Z",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			at, missing := startGate(names, podMap(tc.pods...), now, 5*time.Second)
+			if at != tc.wantAt {
+				t.Errorf("start at %q, want %q", at, tc.wantAt)
+			}
+			if diff := cmp.Diff(tc.wantMissing, missing, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("pods to annotate (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCollectResults(t *testing.T) {
+	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	names := []string{"p-0", "p-1"}
+	ok0 := resultMessage(t, start, 100, 0, 10*time.Millisecond)
+	ok1 := resultMessage(t, start, 100, 10, 10*time.Millisecond)
+	for _, tc := range []struct {
+		name        string
+		msgs        []string
+		th          *dilov1.Thresholds
+		wantReq     int64 // 0: no results
+		wantReason  string
+		wantMessage string
+	}{
+		{name: "merged", msgs: []string{ok0, ok1}, wantReq: 200},
+		{name: "thresholds kept", msgs: []string{ok0, ok1}, th: &dilov1.Thresholds{MaxErrorRatio: "0.05", MaxP99: &metav1.Duration{Duration: time.Second}}, wantReq: 200},
+		{name: "threshold broken", msgs: []string{ok0, ok1}, th: &dilov1.Thresholds{MaxErrorRatio: "0.01"}, wantReq: 200,
+			wantReason: dilov1.ReasonThresholdBroken, wantMessage: "error ratio 0.0500 exceeds maxErrorRatio 0.01"},
+		{name: "unreadable", msgs: []string{ok0, "agent: could not run"}, wantReason: dilov1.ReasonResultUnreadable, wantMessage: "pod p-1: "},
+		{name: "empty", msgs: []string{"", ok1}, wantReason: dilov1.ReasonResultUnreadable, wantMessage: "pod p-0: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pods := podMap(testPod("p-0", corev1.PodSucceeded, terminated("Completed", 0, tc.msgs[0])),
+				testPod("p-1", corev1.PodSucceeded, terminated("Completed", 0, tc.msgs[1])))
+			res, f := collectResults(names, pods, tc.th)
+			var gotReq int64
+			if res != nil {
+				gotReq = res.Requests
+				if res.Pods != 2 {
+					t.Errorf("results from %d pods, want 2", res.Pods)
+				}
+			}
+			gotReason, gotMessage := "", ""
+			if f != nil {
+				gotReason, gotMessage = f.Reason, f.Message
+			}
+			if gotReq != tc.wantReq || gotReason != tc.wantReason || !strings.Contains(gotMessage, tc.wantMessage) {
+				t.Errorf("collectResults = %d requests, %q %q; want %d, %q containing %q", gotReq, gotReason, gotMessage, tc.wantReq, tc.wantReason, tc.wantMessage)
+			}
+		})
+	}
+}
+
+func TestSleepSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		in      *intstr.IntOrString
+		want    int
+		wantErr bool
+	}{
+		{nil, 0, false},
+		{ptr.To(intstr.FromInt32(120)), 120, false},
+		{ptr.To(intstr.FromString("120")), 120, false},
+		{ptr.To(intstr.FromString("12a")), 0, true},
+		{ptr.To(intstr.FromInt32(86401)), 0, true},
+	} {
+		got, err := sleepSeconds(tc.in)
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("sleepSeconds(%v) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
