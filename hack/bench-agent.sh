@@ -20,8 +20,8 @@ BOOST=${BOOST:-1}; PIN=${PIN:-1}; MIN_RATIO=${MIN_RATIO:-0.95}; MAX_RSS_MIB=${MA
 
 if [ -z "${BENCH_AGENT_BIN:-}" ]; then
   # Outside the boosted session: install what is missing and build the agent.
-  if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
+  if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || [ ! -x /usr/bin/time ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light time >/dev/null
   fi
   cd "$(dirname "$0")/.."
   BUILD=$(mktemp -d "${TMPDIR:-/tmp}/bench-agent-bin.XXXXXX")

@@ -2,12 +2,14 @@ package agent
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -248,5 +250,38 @@ func TestRunAgainstHTTPTestServerIsLocal(t *testing.T) {
 	defer srv.Close()
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
 		t.Fatalf("test server at %s, not 127.0.0.1", srv.URL)
+	}
+}
+
+// TestRunAllocationsPerRequest: whole runs, closed and open model, allocate
+// a fixed amount at start and end (workers, histograms, dials, the report)
+// and nothing per request.
+func TestRunAllocationsPerRequest(t *testing.T) {
+	url := keepAliveServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	for name, args := range map[string][]string{
+		"closed": {"run", "--url=" + url, "--requests=20000", "--concurrency=4"},
+		"open":   {"run", "--url=" + url, "--rate=20000", "--duration=500ms", "--concurrency=4"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd, err := ParseArgs(args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			r, err := Run(context.Background(), cmd.Run)
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Requests < 10000 || r.Errors != 0 {
+				t.Fatalf("requests %d errors %d", r.Requests, r.Errors)
+			}
+			perRequest := float64(after.Mallocs-before.Mallocs) / float64(r.Requests)
+			t.Logf("%d allocations for %d requests", after.Mallocs-before.Mallocs, r.Requests)
+			if perRequest > 0.02 {
+				t.Fatalf("%.4f allocations per request", perRequest)
+			}
+		})
 	}
 }

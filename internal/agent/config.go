@@ -67,7 +67,7 @@ const usageText = `usage:
   agent sleep [--seconds=N] [--message=TEXT]
 run: closed model by default (C connections, each sends its next request when the previous one
 ended, --requests in total, 0 = until --duration); with --rate, open model (R requests started per
-second for --duration). -c and -d are short for --concurrency and --duration; "run" may be omitted.`
+second for --duration; --requests is then ignored). -c and -d are short for --concurrency and --duration; "run" may be omitted.`
 
 // ParseArgs parses the agent's arguments (without the program name).
 // Errors are *UsageError and name the offending flag.
