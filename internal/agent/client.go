@@ -52,12 +52,14 @@ type countingReader struct {
 	n    int64
 }
 
+// Read reads from the connection and counts what it read.
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.conn.Read(p)
 	c.n += int64(n)
 	return n, err
 }
 
+// newClient returns a client for t, not yet connected.
 func newClient(t *target, timeout time.Duration) *client {
 	c := &client{target: t, timeout: timeout}
 	c.br = bufio.NewReaderSize(&c.in, readBufferSize)
@@ -110,6 +112,7 @@ func (c *client) dial(deadline time.Time) error {
 	return nil
 }
 
+// close closes the connection, if any; the next request dials a new one.
 func (c *client) close() {
 	if c.conn != nil {
 		c.conn.Close()
@@ -289,6 +292,7 @@ func classify(err error) errClass {
 	}
 }
 
+// isDigit reports whether b is an ASCII digit.
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 // trimSpace trims spaces, tabs, CR and LF at both ends.

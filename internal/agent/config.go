@@ -55,8 +55,10 @@ type SleepConfig struct {
 // UsageError is a command-line error; the agent exits 2 on it.
 type UsageError struct{ msg string }
 
+// Error is the message, which names the offending flag.
 func (e *UsageError) Error() string { return e.msg }
 
+// usagef returns a UsageError with a formatted message.
 func usagef(format string, args ...any) error {
 	return &UsageError{msg: fmt.Sprintf(format, args...)}
 }
@@ -119,6 +121,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseRun parses and checks the flags of `run`.
 func parseRun(args []string) (*RunConfig, error) {
 	cfg := &RunConfig{}
 	fs, _ := newFlagSet("run")
@@ -166,6 +169,7 @@ func parseRun(args []string) (*RunConfig, error) {
 	return cfg, nil
 }
 
+// parseSleep parses and checks the flags of `sleep`.
 func parseSleep(args []string) (*SleepConfig, error) {
 	cfg := &SleepConfig{}
 	fs, _ := newFlagSet("sleep")

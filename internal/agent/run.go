@@ -22,6 +22,7 @@ type worker struct {
 	classes  [numClasses]int64
 }
 
+// newWorker returns a worker for cfg's target, with an empty histogram.
 func newWorker(cfg *RunConfig) *worker {
 	return &worker{client: newClient(&cfg.target, cfg.Timeout), hist: histogram.New(histogram.DefaultPrecision)}
 }
