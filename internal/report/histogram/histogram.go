@@ -51,9 +51,15 @@ const (
 // Histogram counts non-negative durations (nanoseconds) in log-linear buckets.
 // The zero value is not usable; call New. It is not safe for concurrent use:
 // the agent keeps one per worker and merges them at the end.
+//
+// The buckets are stored one octave (2^(precision-1) buckets, 1 KiB at the
+// default precision) per page, allocated when first used: latencies usually
+// span a few octaves, so a histogram takes a few KiB, not the 42 KiB of all
+// buckets. That matters for an agent with a thousand connections and for a
+// manager parsing a thousand pods' reports.
 type Histogram struct {
 	precision uint8
-	counts    []uint64
+	pages     [][]uint64 // pages[k] holds buckets [k<<(precision-1), (k+1)<<(precision-1)); nil while empty
 	total     uint64
 	min, max  int64 // exact extremes of the recorded values; valid when total > 0
 }
@@ -64,7 +70,39 @@ func New(precision int) *Histogram {
 	if precision < 1 || precision > MaxPrecision {
 		panic(fmt.Sprintf("histogram: precision %d out of [1, %d]", precision, MaxPrecision))
 	}
-	return &Histogram{precision: uint8(precision), counts: make([]uint64, numBuckets(precision))}
+	return &Histogram{precision: uint8(precision), pages: make([][]uint64, numBuckets(precision)>>(precision-1))}
+}
+
+// page returns the page of bucket i, allocating it if needed, and i's offset in it.
+func (h *Histogram) page(i int) ([]uint64, int) {
+	shift := uint(h.precision - 1)
+	pg := h.pages[i>>shift]
+	if pg == nil {
+		pg = make([]uint64, 1<<shift)
+		h.pages[i>>shift] = pg
+	}
+	return pg, i & (1<<shift - 1)
+}
+
+// get is the count of bucket i.
+func (h *Histogram) get(i int) uint64 {
+	shift := uint(h.precision - 1)
+	if pg := h.pages[i>>shift]; pg != nil {
+		return pg[i&(1<<shift-1)]
+	}
+	return 0
+}
+
+// each calls f for every non-empty bucket, in increasing order, until f returns false.
+func (h *Histogram) each(f func(i int, c uint64) bool) {
+	shift := uint(h.precision - 1)
+	for k, pg := range h.pages {
+		for j, c := range pg {
+			if c != 0 && !f(k<<shift+j, c) {
+				return
+			}
+		}
+	}
 }
 
 // numBuckets is how many buckets a histogram of precision p has.
@@ -125,7 +163,8 @@ func (h *Histogram) Record(d time.Duration) {
 	} else if v > MaxValue {
 		v = MaxValue
 	}
-	h.counts[bucketOf(uint64(v), int(h.precision))]++
+	pg, j := h.page(bucketOf(uint64(v), int(h.precision)))
+	pg[j]++
 	if h.total == 0 || v < h.min {
 		h.min = v
 	}
@@ -146,17 +185,15 @@ func (h *Histogram) Merge(o *Histogram) error {
 		return errors.New("histogram: count overflows uint64")
 	}
 	p := int(h.precision)
-	for i, c := range o.counts {
-		if c == 0 {
-			continue
-		}
-		j := i
+	o.each(func(i int, c uint64) bool {
 		if o.precision != h.precision {
 			lo, _ := bucketBounds(i, int(o.precision))
-			j = bucketOf(uint64(lo), p)
+			i = bucketOf(uint64(lo), p)
 		}
-		h.counts[j] += c
-	}
+		pg, j := h.page(i)
+		pg[j] += c
+		return true
+	})
 	if o.total > 0 {
 		if h.total == 0 || o.min < h.min {
 			h.min = o.min
@@ -178,26 +215,31 @@ func (h *Histogram) Coarsen(p int) {
 	if p < 1 {
 		p = 1
 	}
-	counts := make([]uint64, numBuckets(p))
-	for i, c := range h.counts {
-		if c != 0 {
-			lo, _ := bucketBounds(i, int(h.precision))
-			counts[bucketOf(uint64(lo), p)] += c
-		}
-	}
-	h.counts, h.precision = counts, uint8(p)
+	c := New(p)
+	h.each(func(i int, n uint64) bool {
+		lo, _ := bucketBounds(i, int(h.precision))
+		pg, j := c.page(bucketOf(uint64(lo), p))
+		pg[j] += n
+		return true
+	})
+	h.pages, h.precision = c.pages, c.precision
 }
 
 // Clone returns an independent copy.
 func (h *Histogram) Clone() *Histogram {
 	c := *h
-	c.counts = append([]uint64(nil), h.counts...)
+	c.pages = make([][]uint64, len(h.pages))
+	for k, pg := range h.pages {
+		if pg != nil {
+			c.pages[k] = append([]uint64(nil), pg...)
+		}
+	}
 	return &c
 }
 
 // Reset empties the histogram, keeping its precision.
 func (h *Histogram) Reset() {
-	clear(h.counts)
+	clear(h.pages)
 	h.total, h.min, h.max = 0, 0, 0
 }
 
@@ -217,14 +259,16 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 		rank = h.total
 	}
 	var seen uint64
-	for i, c := range h.counts {
-		seen += c
-		if seen >= rank {
+	v := h.max
+	h.each(func(i int, c uint64) bool {
+		if seen += c; seen >= rank {
 			_, hi := bucketBounds(i, int(h.precision))
-			return time.Duration(min(hi, h.max))
+			v = min(hi, h.max)
+			return false
 		}
-	}
-	return time.Duration(h.max)
+		return true
+	})
+	return time.Duration(v)
 }
 
 // Equal reports whether two histograms hold the same counts at the same precision.
@@ -232,8 +276,8 @@ func (h *Histogram) Equal(o *Histogram) bool {
 	if h.precision != o.precision || h.total != o.total || h.Min() != o.Min() || h.Max() != o.Max() {
 		return false
 	}
-	for i := range h.counts {
-		if h.counts[i] != o.counts[i] {
+	for i := range numBuckets(int(h.precision)) {
+		if h.get(i) != o.get(i) {
 			return false
 		}
 	}
@@ -251,14 +295,12 @@ func (h *Histogram) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(h.Min()))
 	b = binary.AppendUvarint(b, uint64(h.Max()))
 	prev := -1
-	for i, c := range h.counts {
-		if c == 0 {
-			continue
-		}
+	h.each(func(i int, c uint64) bool {
 		b = binary.AppendUvarint(b, uint64(i-prev-1))
 		b = binary.AppendUvarint(b, c)
 		prev = i
-	}
+		return true
+	})
 	return b, nil
 }
 
@@ -316,6 +358,7 @@ func (h *Histogram) UnmarshalBinary(raw []byte) error {
 		return fmt.Errorf("histogram: bad min %d / max %d", lo, hi)
 	}
 	d := New(int(p))
+	n := numBuckets(int(p))
 	idx := -1
 	for len(raw) > 0 {
 		gap, err := next("bucket gap")
@@ -326,8 +369,8 @@ func (h *Histogram) UnmarshalBinary(raw []byte) error {
 		if err != nil {
 			return err
 		}
-		if gap >= uint64(len(d.counts)) || idx+1+int(gap) >= len(d.counts) {
-			return fmt.Errorf("histogram: bucket index beyond %d buckets", len(d.counts))
+		if gap >= uint64(n) || idx+1+int(gap) >= n {
+			return fmt.Errorf("histogram: bucket index beyond %d buckets", n)
 		}
 		if c == 0 {
 			return errors.New("histogram: empty bucket encoded")
@@ -336,7 +379,8 @@ func (h *Histogram) UnmarshalBinary(raw []byte) error {
 			return errors.New("histogram: count overflows uint64")
 		}
 		idx += 1 + int(gap)
-		d.counts[idx] = c
+		pg, j := d.page(idx)
+		pg[j] = c
 		d.total += c
 	}
 	if d.total > 0 {
@@ -353,10 +397,7 @@ func (h *Histogram) UnmarshalBinary(raw []byte) error {
 
 // firstBucket is the index of the lowest non-empty bucket, or -1.
 func (h *Histogram) firstBucket() int {
-	for i, c := range h.counts {
-		if c != 0 {
-			return i
-		}
-	}
-	return -1
+	first := -1
+	h.each(func(i int, _ uint64) bool { first = i; return false })
+	return first
 }

@@ -151,8 +151,9 @@ func TestTextRoundTrip(t *testing.T) {
 func TestWorstCaseWithinBound(t *testing.T) {
 	for p := 1; p <= MaxPrecision; p++ {
 		h := New(p)
-		for i := range h.counts {
-			h.counts[i] = 1<<64 - 1
+		for i := range numBuckets(p) {
+			pg, j := h.page(i)
+			pg[j] = 1<<64 - 1
 		}
 		h.max = MaxValue
 		if n := len(mustText(h)); n > EncodedLenBound(p) {
