@@ -125,6 +125,12 @@ func Parse(msg string) (Report, error) {
 	if msg == "" {
 		return Report{}, errors.New("report is empty")
 	}
+	if msg[0] != '{' {
+		if len(msg) > 80 {
+			msg = msg[:80] + "..."
+		}
+		return Report{}, fmt.Errorf("report is not a result document: %q", msg)
+	}
 	var r Report
 	dec := json.NewDecoder(strings.NewReader(msg))
 	if err := dec.Decode(&r); err != nil {

@@ -163,7 +163,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", "report is empty"},
 		{"oversize", strings.Repeat(" ", MaxEncodedLen+1), "more than the 4096"},
-		{"not json", "Error: start gate timed out", "not a result document"},
+		{"not json", "agent: could not run: no start time", `not a result document: "agent: could not run: no start time"`},
+		{"bad json", `{"v":1,`, "not a result document: unexpected EOF"},
 		{"trailing", string(good) + "{}", "trailing data"},
 		{"version", edit(`"v":1`, `"v":2`), "version 2"},
 		{"no latency", edit(`"latency":`, `"latencyX":`), `no "latency"`},
