@@ -29,13 +29,17 @@ const (
 type State string
 
 const (
-	// StatePending: the run has started and its pods are being created.
+	// StatePending: the run has started; the pods of older runs are being deleted and
+	// its own pods created.
 	StatePending State = "pending"
-	// StateExecuting: every pod of the run exists; the load is running.
+	// StateExecuting: every pod of the run exists; they start sending together once all
+	// of them are running (the synchronised start).
 	StateExecuting State = "executing"
-	// StateFinished: every pod of the run succeeded and no threshold was broken.
+	// StateFinished: every pod of the run succeeded and no threshold was broken. Final
+	// until the spec is edited.
 	StateFinished State = "finished"
-	// StateFailed: a pod failed, the run was stuck or past its deadline, or a threshold was broken.
+	// StateFailed: the run failed, for the reason in the Failed condition. Final until
+	// the spec is edited.
 	StateFailed State = "failed"
 )
 
@@ -72,8 +76,10 @@ type LoadTestSpec struct {
 	// test is what every load-generator pod sends.
 	Test TestSpec `json:"test"`
 
-	// deadlineSeconds bounds a run, from its start to the end of its last pod: a run
-	// still going after it ends failed with reason DeadlineExceeded. Unset: no deadline.
+	// deadlineSeconds bounds a run, from its start (status.startTime) to the end of its
+	// last pod: a run still going after it fails with reason DeadlineExceeded, and its
+	// running pods are deleted. A run whose pods all ended in time is not failed by it.
+	// Unset: no deadline.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=604800
 	// +optional
@@ -212,7 +218,7 @@ type LoadTestStatus struct {
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
 
-	// startTime is when the current run started.
+	// startTime is when the current run started (deadlineSeconds counts from it).
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 
@@ -220,12 +226,18 @@ type LoadTestStatus struct {
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 
-	// results are the current run's results, merged exactly across its pods.
+	// results are the current run's results, merged exactly across its pods. They are
+	// computed once, when every pod succeeded, from the pods' termination messages, and
+	// kept when a threshold is broken.
 	// +optional
 	Results *Results `json:"results,omitempty"`
 
-	// conditions: Complete (the run finished) and Failed (the run failed, with the
-	// reason), as for a Job.
+	// conditions: Complete (the run finished, reason Finished) and Failed (the run
+	// failed; its reason says why and its message names the pod, Service or threshold),
+	// as for a Job. A new run clears them. Failed reasons: Unschedulable,
+	// ImagePullFailed, ContainerCreateFailed, OOMKilled, Evicted, PodDeleted, PodFailed,
+	// DeadlineExceeded, ServiceNotFound, ExternalNameService, ServicePortNotFound,
+	// ResultUnreadable, ThresholdBroken.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -269,6 +281,33 @@ type Latency struct {
 // LoadTest runs an HTTP load test against a Service in its namespace: it starts
 // spec.replicas load-generator pods, each sending spec.test to the Service, and
 // reports the merged results in status.
+//
+// Runs: a run belongs to one metadata.generation. Its pods are named
+// <name>-<generation>-<replica> and labelled example.org/run=<generation>; a spec edit
+// deletes them and, once they are gone, starts a new run from pending. Each pod runs
+// the agent image once (restartPolicy Never) as user 65532 under the restricted Pod
+// Security Standard (read-only root file system, no service-account token), requesting
+// 100m CPU and 64Mi memory, limited to 1 CPU and 256Mi. Deleting the LoadTest deletes
+// them (owner references).
+//
+// Synchronised start: every pod waits for its annotation example.org/start-at, which a
+// downward-API volume projects into its start file. Once every pod of the run is
+// Running, DiLO sets it on all of them to the same instant, 5 seconds ahead (the time
+// kubelets take to update the file); all agents start sending then. An agent waits at
+// most 10 minutes for it, then fails.
+//
+// Failing fast: the run fails, with the Failed condition's reason saying why and its
+// message naming the pod, as soon as one of its pods stays unschedulable for 2
+// minutes (Unschedulable: time for a cluster autoscaler to add a node), cannot pull
+// its image (ImagePullFailed) or create its container (ContainerCreateFailed), is
+// OOM-killed (OOMKilled), evicted (Evicted), deleted by someone or gone
+// (PodDeleted), or ends failed otherwise (PodFailed); when spec.deadlineSeconds passes
+// (DeadlineExceeded); when, as the run starts, its Service is missing, of type
+// ExternalName or without the port (ServiceNotFound, ExternalNameService,
+// ServicePortNotFound); or when a pod's result is unreadable (ResultUnreadable) or
+// the merged results break spec.thresholds (ThresholdBroken). The pods of a failed
+// run that still run are deleted; ended pods are kept for their logs until the next
+// run or the LoadTest's deletion.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
