@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -126,6 +127,11 @@ func (c *client) exchange() (status int, keepAlive bool, err error) {
 	if _, err := c.conn.Write(c.target.request); err != nil {
 		return 0, false, err
 	}
+	// Let the other connections' goroutines write their requests before this
+	// one reads: its response has then usually arrived, and the read does not
+	// fail with EAGAIN and park first. Like wrk's event loop, this batches the
+	// writes; at 64 connections it cut reads from 2.0 to 1.4 per request.
+	runtime.Gosched()
 	for {
 		status, keepAlive, err = c.readResponse()
 		if err != nil || status >= 200 || status == 101 {
