@@ -34,6 +34,11 @@ type SimpleDeploymentStatus struct {
 // SimpleDeployment runs one pod that echoes a line and sleeps spec.sleepytime
 // seconds: the first operator of the kopf tutorial.
 //
+// The pod is named <name>-<generation>: a spec edit replaces it, and deleting the
+// SimpleDeployment deletes it (owner reference). It runs the agent image's sleep
+// command once (restartPolicy Never) as user 65532 under the restricted Pod Security
+// Standard, requesting 10m CPU and 16Mi memory, limited to 100m and 32Mi.
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=simdep;sd,categories=dilo

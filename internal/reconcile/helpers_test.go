@@ -75,7 +75,9 @@ func unschedulableSince(t time.Time) podOpt {
 }
 
 func statusReason(reason string) podOpt {
-	return func(p *corev1.Pod) { p.Status.Reason, p.Status.Message = reason, "The node was low on resource: memory." }
+	return func(p *corev1.Pod) {
+		p.Status.Reason, p.Status.Message = reason, "The node was low on resource: memory."
+	}
 }
 
 func deleting() podOpt {

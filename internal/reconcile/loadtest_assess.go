@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,9 +117,9 @@ func assessPod(pod *corev1.Pod, now time.Time) (*failure, time.Duration) {
 		}
 		if w := cs.State.Waiting; w != nil {
 			switch {
-			case contains(imagePullReasons, w.Reason):
+			case slices.Contains(imagePullReasons, w.Reason):
 				return &failure{dilov1.ReasonImagePullFailed, fmt.Sprintf("pod %s cannot pull image %s: %s: %s", name, cs.Image, w.Reason, w.Message)}, 0
-			case contains(containerCreateReasons, w.Reason):
+			case slices.Contains(containerCreateReasons, w.Reason):
 				return &failure{dilov1.ReasonContainerCreateFailed, fmt.Sprintf("pod %s cannot start container %s: %s: %s", name, cs.Name, w.Reason, w.Message)}, 0
 			}
 		}
@@ -230,6 +231,7 @@ func podFailure(pod *corev1.Pod) string {
 	return firstNonEmpty(pod.Status.Message, pod.Status.Reason, "phase Failed")
 }
 
+// memoryLimit is the memory limit of a pod's container, "none" when it has none.
 func memoryLimit(pod *corev1.Pod, container string) string {
 	for _, c := range pod.Spec.Containers {
 		if c.Name == container {
@@ -241,6 +243,7 @@ func memoryLimit(pod *corev1.Pod, container string) string {
 	return "none"
 }
 
+// hasCondition reports whether pod has condition t with status True.
 func hasCondition(pod *corev1.Pod, t corev1.PodConditionType) bool {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == t && c.Status == corev1.ConditionTrue {
@@ -258,15 +261,7 @@ func earliest(a, b time.Duration) time.Duration {
 	return a
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
+// firstNonEmpty is the first of s that is not empty.
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
 		if v != "" {
@@ -276,6 +271,7 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
+// truncate cuts s to n bytes, marking the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -144,6 +144,7 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	return ctrl.Result{RequeueAfter: s.assessment.RequeueAfter}, nil
 }
 
+// now is the reconciler's clock.
 func (r *LoadTestReconciler) now() time.Time {
 	if r.Now != nil {
 		return r.Now()

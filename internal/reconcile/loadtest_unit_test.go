@@ -173,8 +173,8 @@ func TestAssessRun(t *testing.T) {
 		pods: []*corev1.Pod{testPod("p-0", corev1.PodSucceeded), testPod("p-1", corev1.PodSucceeded)},
 		want: want{AllExist: true, AllSucceeded: true, Succeeded: 2},
 	}, {
-		name: "all succeeded past the deadline: completion wins",
-		pods: []*corev1.Pod{testPod("p-0", corev1.PodSucceeded), testPod("p-1", corev1.PodSucceeded)},
+		name:  "all succeeded past the deadline: completion wins",
+		pods:  []*corev1.Pod{testPod("p-0", corev1.PodSucceeded), testPod("p-1", corev1.PodSucceeded)},
 		start: now.Add(-time.Hour), deadline: ptr.To[int64](60),
 		want: want{AllExist: true, AllSucceeded: true, Succeeded: 2},
 	}, {

@@ -113,6 +113,7 @@ func (r *SimpleDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	return ctrl.Result{}, nil
 }
 
+// event records an Event about sd.
 func (r *SimpleDeploymentReconciler) event(sd *dilov1.SimpleDeployment, typ, reason, note string) {
 	if r.Recorder != nil {
 		r.Recorder.Eventf(sd, nil, typ, reason, "Reconcile", "%s", note)

@@ -276,7 +276,9 @@ func ended(phase corev1.PodPhase, reason string, code int32, msg string) func(*c
 	}
 }
 
-func succeeded(msg string) func(*corev1.PodStatus) { return ended(corev1.PodSucceeded, "Completed", 0, msg) }
+func succeeded(msg string) func(*corev1.PodStatus) {
+	return ended(corev1.PodSucceeded, "Completed", 0, msg)
+}
 
 // runAll sets every pod Running.
 func runAll(t *testing.T, pods []corev1.Pod) {
