@@ -1,0 +1,39 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestHandler(t *testing.T) {
+	h := newHandler()
+	for _, tc := range []struct {
+		path string
+		code int
+		min  time.Duration
+	}{
+		{"/", 200, 0},
+		{"/anything", 200, 0},
+		{"/healthz", 200, 0},
+		{"/status/503", 503, 0},
+		{"/status/204", 204, 0},
+		{"/status/abc", 400, 0},
+		{"/status/99", 400, 0},
+		{"/slow?ms=30", 200, 30 * time.Millisecond},
+		{"/slow?ms=x", 400, 0},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			start := time.Now()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if rec.Code != tc.code {
+				t.Errorf("GET %s: code %d, want %d", tc.path, rec.Code, tc.code)
+			}
+			if took := time.Since(start); took < tc.min {
+				t.Errorf("GET %s took %v, want at least %v", tc.path, took, tc.min)
+			}
+		})
+	}
+}
