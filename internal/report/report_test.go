@@ -3,6 +3,7 @@ package report
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,4 +194,37 @@ func TestCheckThresholds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParse: report.Parse never panics, and whatever it accepts merges and
+// is judged against thresholds without error.
+func FuzzParse(f *testing.F) {
+	h := histogram.New(histogram.DefaultPrecision)
+	h.Record(3 * time.Millisecond)
+	good, err := Report{Start: t0, End: t0.Add(time.Second), Requests: 2, Errors: 1,
+		ErrorsByClass: map[string]int64{"reset": 1}, Codes: map[string]int64{"200": 1}, Latency: h}.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{string(good), "", "agent: could not run: no start time", `{"v":1}`, `{"v":1,"latency":"AQAA"}`} {
+		f.Add(seed)
+	}
+	th := &v1.Thresholds{MaxErrorRatio: "0.01", MaxP99: &metav1.Duration{Duration: time.Millisecond}}
+	f.Fuzz(func(t *testing.T, msg string) {
+		r, err := Parse(msg)
+		if err != nil {
+			return
+		}
+		res, err := Merge([]Report{r, r})
+		if err != nil {
+			if strings.Contains(err.Error(), "overflows") { // doubling a near-maximal counter
+				return
+			}
+			t.Fatalf("accepted report does not merge: %v", err)
+		}
+		if res.Requests != 2*r.Requests {
+			t.Fatalf("merged requests %d, want %d", res.Requests, 2*r.Requests)
+		}
+		CheckThresholds(th, res)
+	})
 }
