@@ -19,13 +19,13 @@
 //     request when the previous one ended, --requests in total (0: no cap),
 //     stopping also after --duration if given.
 //   - Open model (--rate with --duration): rate*duration requests on a fixed
-//     timetable, at most --concurrency in flight. When every connection is busy
-//     the timetable keeps counting: later requests go out late and their latency
-//     is measured from their intended start, so the wait is part of it (no
-//     coordinated omission); a request sent on time is measured from its send
-//     (the agent's own timer wake-up delay, up to ~1ms, is not the target's).
-//     Requests still unsent one --timeout after the window are dropped and
-//     counted as timeouts.
+//     timetable, at most --concurrency in flight. Every latency is measured from
+//     the request's intended start (no coordinated omission). When every
+//     connection is busy the timetable keeps counting: later requests go out
+//     late and the wait is part of their latency. An idle agent's own timer
+//     adds up to ~1ms (Go's netpoller sleeps in whole milliseconds). Requests
+//     still unsent one --timeout after the window are dropped and counted as
+//     timeouts.
 //
 // Exit status: 0 when the load ran (even if every request failed), 2 on a bad
 // command line, 1 when it could not run (start gate timed out, result file

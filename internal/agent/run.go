@@ -59,10 +59,11 @@ func (w *worker) runClosed(budget *atomic.Int64, stop *atomic.Bool) {
 // start + i/rate, for i < total. Workers take the next index from one atomic
 // counter; a worker that is free sleeps until its request's intended time,
 // one that is late sends at once. When every worker is busy the timetable
-// keeps running, so requests queue and the latency of a late request, measured
-// from its intended time, includes the wait (no coordinated omission). A
-// request sent on time is measured from when it was sent, so that the
-// wake-up delay of the agent's own timer is not charged to the target.
+// keeps running, so requests queue, and every latency, measured from the
+// request's intended time, includes its wait (no coordinated omission). That
+// includes the wake-up delay of the agent's own timer: Go's netpoller sleeps
+// in whole milliseconds, so an idle agent sends up to ~1ms late (as wrk2,
+// whose timers are in milliseconds too).
 type schedule struct {
 	start    time.Time
 	rate     int64
@@ -83,22 +84,17 @@ func (w *worker) runOpen(s *schedule, stop *atomic.Bool) {
 		if i >= s.total {
 			break
 		}
-		from := s.at(i) // the intended start
+		intended := s.at(i)
 		now := time.Now()
-		if d := from.Sub(now); d > 0 {
-			// Idle until its slot: the latency starts when the timer wakes us,
-			// since the timer's own delay (up to ~1ms in Go's netpoller) is the
-			// agent's, not the target's. A late request (the connection was busy
-			// past its slot) is measured from its slot.
+		if d := intended.Sub(now); d > 0 {
 			time.Sleep(d)
 			now = time.Now()
-			from = now
 		}
 		if now.After(s.hardStop) {
 			break
 		}
 		status, class := w.do(now)
-		w.record(status, class, time.Since(from))
+		w.record(status, class, time.Since(intended))
 	}
 	w.close()
 }
