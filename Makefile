@@ -41,3 +41,44 @@ run: ## Run the manager out of cluster against $$KUBECONFIG, without webhooks.
 .PHONY: bench-agent
 bench-agent: ## The agent vs wrk on a local nginx (64 connections, pinned, alternating rounds); last line: ratio=... rss_mib=...
 	hack/bench-agent.sh
+
+# ---- Local cluster, images and end to end (hack/cluster, hack/image, hack/certmanager, e2e/) ----
+# Caches live in $(DILO_CACHE) (default ~/.cache/dilo). cluster-up, deploy on it, e2e and demo need root.
+
+.PHONY: images
+images: ## Build the image localhost/dilo:dev (/manager, /agent, /target) as DILO_CACHE/images/dilo.tar.
+	hack/image/build.sh
+
+.PHONY: cluster-up
+cluster-up: ## Start (or repair) the local single-node cluster; prints its admin kubeconfig last.
+	@hack/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and restore the host (state kept for a fast restart).
+	hack/cluster/down.sh
+
+.PHONY: deploy
+deploy: ## Install cert-manager (when missing) and DiLO into the cluster KUBECONFIG names.
+	hack/cluster/deploy.sh
+
+.PHONY: undeploy
+undeploy: ## Remove DiLO (and its LoadTests) from the cluster KUBECONFIG names.
+	hack/cluster/deploy.sh --undeploy
+
+.PHONY: e2e
+e2e: ## Local cluster, images, deploy, then the e2e suite (go test -tags e2e ./e2e/...).
+	hack/image/build.sh >/dev/null
+	hack/certmanager/build.sh >/dev/null
+	kc=$$(hack/cluster/up.sh | tail -1); \
+	KUBECONFIG=$$kc hack/cluster/deploy.sh; \
+	KUBECONFIG=$$kc go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
+
+.PHONY: e2e-kind
+e2e-kind: ## The e2e suite on a kind cluster (needs docker and kind; cert-manager from its release).
+	kc=$$(hack/cluster/kind.sh | tail -1); \
+	KUBECONFIG=$$kc hack/cluster/deploy.sh; \
+	KUBECONFIG=$$kc go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
+
+.PHONY: demo
+demo: ## Cluster (DILO_KIND=1: kind), cert-manager, DiLO, the demo target and the tutorial's LoadTest.
+	hack/cluster/demo.sh

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# hack/cluster/deploy.sh [--undeploy]: installs DiLO (config/default) in the cluster $KUBECONFIG
+# names, with cert-manager first when it is missing, and waits until both admission webhooks
+# answer. --undeploy removes DiLO (its LoadTests and SimpleDeployments first, while the manager
+# can still finalize them), and leaves cert-manager.
+#
+# The images must already be in the cluster: on the local cluster (hack/cluster/up.sh) this
+# script imports ${DILO_CACHE}/images/*.tar itself; on kind, `kind load image-archive` them.
+# cert-manager comes from hack/certmanager/cert-manager.yaml (images built by hack/certmanager/build.sh)
+# on the local cluster, from its upstream release manifest elsewhere, or from CERT_MANAGER_MANIFEST.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+: "${KUBECONFIG:?set KUBECONFIG to the cluster to deploy to (make cluster-up prints one)}"
+K8S=$CACHE/k8s/v1.37.2
+[ -x $K8S/kubectl ] || K8S=$("$ROOT/hack/k8s-bin.sh" kubectl | tail -1)
+KUBECTL=$K8S/kubectl
+T0=$EPOCHREALTIME
+log() { printf '[deploy %5.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+retry() { # what seconds cmd...: runs cmd until it succeeds; shows its last output on timeout
+  local what=$1 end=$((SECONDS + $2)) out; shift 2
+  until out=$("$@" 2>&1); do
+    [ $SECONDS -lt $end ] || { printf '%s\n' "$out" >&2; die "timed out waiting for $what"; }
+    sleep 1
+  done
+  log "$what ok"
+}
+
+if [ "${1:-}" = --undeploy ]; then
+  if $KUBECTL get crd loadtests.example.org >/dev/null 2>&1; then
+    $KUBECTL delete loadtests.example.org,simpledeployments.example.org --all -A --wait --timeout=120s >&2 || true
+  fi
+  $KUBECTL delete -k "$ROOT/config/default" --ignore-not-found --wait --timeout=180s >&2
+  log "DiLO removed (cert-manager stays)"
+  exit 0
+fi
+
+local_kc=$CACHE/cluster/kubeconfig/admin.kubeconfig
+is_local=0; [ "$(realpath -m "$KUBECONFIG")" = "$(realpath -m $local_kc)" ] && is_local=1
+
+# ---------------------------------------------------------------- cert-manager
+# the rendered manifest's images exist only where hack/cluster/load.sh put them
+manifest=$ROOT/hack/certmanager/cert-manager.yaml
+[ $is_local = 1 ] || manifest=https://github.com/cert-manager/cert-manager/releases/download/v1.21.2/cert-manager.yaml
+manifest=${CERT_MANAGER_MANIFEST:-$manifest}
+if ! $KUBECTL -n cert-manager get deploy cert-manager-webhook >/dev/null 2>&1; then
+  if [ $is_local = 1 ] && [ -z "${CERT_MANAGER_MANIFEST:-}" ]; then
+    "$ROOT/hack/certmanager/build.sh" >/dev/null
+  fi
+  log "installing cert-manager from $manifest"
+  [ $is_local = 0 ] || "$ROOT/hack/cluster/load.sh" $CACHE/images/*.tar
+  $KUBECTL apply --server-side -f "$manifest" >/dev/null
+fi
+[ $is_local = 0 ] || "$ROOT/hack/cluster/load.sh" $CACHE/images/*.tar
+for d in cert-manager cert-manager-cainjector cert-manager-webhook; do
+  retry "cert-manager deployment $d" 300 $KUBECTL -n cert-manager rollout status deploy/$d --timeout=10s
+done
+# The webhook answers once cainjector has put its CA in the webhook configurations.
+issuer='{"apiVersion":"cert-manager.io/v1","kind":"Issuer","metadata":{"name":"dilo-probe","namespace":"default"},"spec":{"selfSigned":{}}}'
+retry "cert-manager webhook" 300 sh -c "echo '$issuer' | $KUBECTL create --dry-run=server -f -"
+
+# ---------------------------------------------------------------- DiLO
+[ -f "$ROOT/config/default/kustomization.yaml" ] || die "config/default is missing"
+log "applying config/default"
+$KUBECTL apply --server-side --force-conflicts -k "$ROOT/config/default" >/dev/null
+# a new image under the same tag: restart the manager so that it runs the one just loaded
+if [ $is_local = 1 ] && [ -n "$(find $CACHE/cluster/data/imported -name dilo.tar.sha256 -newer $CACHE/cluster/run/deployed 2>/dev/null)" ]; then
+  $KUBECTL -n dilo-system rollout restart deploy/dilo-controller-manager >/dev/null
+fi
+[ $is_local = 0 ] || touch $CACHE/cluster/run/deployed
+retry "DiLO manager rollout" 300 $KUBECTL -n dilo-system rollout status deploy/dilo-controller-manager --timeout=10s
+# Both webhooks answer a server-side dry run once the CA is injected and the Service has endpoints.
+probe='{"apiVersion":"example.org/v1","kind":"LoadTest","metadata":{"name":"dilo-probe","namespace":"default"},"spec":{"replicas":1,"test":{"serviceName":"nginx","path":"/"}}}'
+retry "DiLO webhook" 300 sh -c "echo '$probe' | $KUBECTL create --dry-run=server -f -"
+log "DiLO deployed"
