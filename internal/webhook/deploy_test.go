@@ -1,0 +1,220 @@
+package webhook_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/dilo-operator/dilo/internal/testenv"
+)
+
+// kustomize renders a directory of config/ with the kubectl of KUBEBUILDER_ASSETS,
+// the one `make k8s-bin` builds (CI's machine has no other).
+func kustomize(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, or export KUBEBUILDER_ASSETS=$(make -s k8s-bin | tail -1)")
+	}
+	kubectl := filepath.Join(assets, "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Fatalf("no kubectl in KUBEBUILDER_ASSETS (build it with hack/k8s-bin.sh kubectl): %v", err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(kubectl, "kustomize", filepath.Join(testenv.RepoRoot(), "config", dir))
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/%s: %v\n%s", dir, err, stderr.String())
+	}
+	var objs []*unstructured.Unstructured
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return objs
+		} else if err != nil {
+			t.Fatalf("failed to decode the output of kubectl kustomize config/%s: %v", dir, err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+// one returns the only object of kind in objs.
+func one(t *testing.T, objs []*unstructured.Unstructured, kind string, match func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
+	t.Helper()
+	var found []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == kind && (match == nil || match(o)) {
+			found = append(found, o)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("found %d objects of kind %s, want 1", len(found), kind)
+	}
+	return found[0]
+}
+
+func str(t *testing.T, o map[string]any, fields ...string) string {
+	t.Helper()
+	s, _, err := unstructured.NestedString(o, fields...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func list(t *testing.T, o map[string]any, fields ...string) []any {
+	t.Helper()
+	l, _, err := unstructured.NestedSlice(o, fields...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestDefaultKustomization checks what `kubectl apply -k config/default` installs: the
+// webhook configurations call the webhook Service, trust the CA of the Certificate
+// cert-manager issues for that Service's DNS names, and the manager serves with that
+// Certificate's Secret, mounted where --webhook-cert-path says.
+func TestDefaultKustomization(t *testing.T) {
+	objs := kustomize(t, "default")
+	const namespace = "dilo-system"
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" && ns != namespace {
+			t.Errorf("%s %s is in namespace %q, want %q", o.GetKind(), o.GetName(), ns, namespace)
+		}
+		if o.GetKind() != "Namespace" && o.GetKind() != "CustomResourceDefinition" && !strings.HasPrefix(o.GetName(), "dilo-") {
+			t.Errorf("%s %s lacks the dilo- name prefix", o.GetKind(), o.GetName())
+		}
+	}
+	one(t, objs, "Namespace", func(o *unstructured.Unstructured) bool { return o.GetName() == namespace })
+
+	cert := one(t, objs, "Certificate", nil)
+	issuer := one(t, objs, "Issuer", nil)
+	if got := str(t, cert.Object, "spec", "issuerRef", "name"); got != issuer.GetName() {
+		t.Errorf("Certificate's issuerRef.name = %q, want the Issuer %q", got, issuer.GetName())
+	}
+	if _, selfSigned, _ := unstructured.NestedMap(issuer.Object, "spec", "selfSigned"); !selfSigned {
+		t.Errorf("Issuer %s is not self-signed", issuer.GetName())
+	}
+
+	// Both webhook configurations: CA from the Certificate, calls to the webhook Service.
+	wantCA := cert.GetNamespace() + "/" + cert.GetName()
+	var svcName, svcNamespace string
+	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+		wc := one(t, objs, kind, nil)
+		if got := wc.GetAnnotations()["cert-manager.io/inject-ca-from"]; got != wantCA {
+			t.Errorf("%s cert-manager.io/inject-ca-from = %q, want %q", kind, got, wantCA)
+		}
+		webhooks := list(t, wc.Object, "webhooks")
+		if len(webhooks) == 0 {
+			t.Fatalf("%s has no webhooks", kind)
+		}
+		for _, webhook := range webhooks {
+			w := webhook.(map[string]any)
+			name, ns := str(t, w, "clientConfig", "service", "name"), str(t, w, "clientConfig", "service", "namespace")
+			if svcName == "" {
+				svcName, svcNamespace = name, ns
+			}
+			if name != svcName || ns != svcNamespace {
+				t.Errorf("%s webhook %s calls Service %s/%s, want %s/%s", kind, w["name"], ns, name, svcNamespace, svcName)
+			}
+			if str(t, w, "failurePolicy") != "Fail" || str(t, w, "sideEffects") != "None" {
+				t.Errorf("%s webhook %s: failurePolicy %v, sideEffects %v; want Fail and None", kind, w["name"], w["failurePolicy"], w["sideEffects"])
+			}
+		}
+	}
+	svc := one(t, objs, "Service", func(o *unstructured.Unstructured) bool {
+		return o.GetName() == svcName && o.GetNamespace() == svcNamespace
+	})
+
+	// The Certificate is for the webhook Service's DNS names.
+	wantDNS := []any{svcName + "." + svcNamespace + ".svc", svcName + "." + svcNamespace + ".svc.cluster.local"}
+	if diff := cmp.Diff(wantDNS, list(t, cert.Object, "spec", "dnsNames")); diff != "" {
+		t.Errorf("Certificate dnsNames (-want +got):\n%s", diff)
+	}
+
+	// The manager Deployment: selected by the webhook Service, serving on its target
+	// port, with the Certificate's Secret mounted at --webhook-cert-path.
+	deploy := one(t, objs, "Deployment", nil)
+	podLabels, _, _ := unstructured.NestedStringMap(deploy.Object, "spec", "template", "metadata", "labels")
+	selector, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+	for k, v := range selector {
+		if podLabels[k] != v {
+			t.Errorf("webhook Service selects %s=%s, which the manager's pods lack (%v)", k, v, podLabels)
+		}
+	}
+	containers := list(t, deploy.Object, "spec", "template", "spec", "containers")
+	manager := containers[0].(map[string]any)
+	targetPort := list(t, svc.Object, "spec", "ports")[0].(map[string]any)["targetPort"]
+	if !slices.ContainsFunc(list(t, manager, "ports"), func(port any) bool {
+		p := port.(map[string]any)
+		return p["name"] == targetPort && fmt.Sprint(p["containerPort"]) == "9443"
+	}) {
+		t.Errorf("the manager has no container port %v on 9443, the webhook Service's target", targetPort)
+	}
+	var certPath string
+	for _, a := range list(t, manager, "args") {
+		if p, ok := strings.CutPrefix(a.(string), "--webhook-cert-path="); ok {
+			certPath = p
+		}
+	}
+	if certPath == "" {
+		t.Fatalf("the manager has no --webhook-cert-path argument: %v", manager["args"])
+	}
+	secretName := str(t, cert.Object, "spec", "secretName")
+	var volume string
+	for _, vol := range list(t, deploy.Object, "spec", "template", "spec", "volumes") {
+		v := vol.(map[string]any)
+		if str(t, v, "secret", "secretName") == secretName {
+			volume = v["name"].(string)
+		}
+	}
+	if volume == "" {
+		t.Fatalf("no volume of the Deployment holds the Certificate's Secret %q", secretName)
+	}
+	if !slices.ContainsFunc(list(t, manager, "volumeMounts"), func(mount any) bool {
+		m := mount.(map[string]any)
+		return m["name"] == volume && m["mountPath"] == certPath && m["readOnly"] == true
+	}) {
+		t.Errorf("the manager does not mount volume %s read-only at %s (--webhook-cert-path)", volume, certPath)
+	}
+
+	// The manager runs as its ServiceAccount, bound to the generated manager-role.
+	sa := str(t, deploy.Object, "spec", "template", "spec", "serviceAccountName")
+	one(t, objs, "ServiceAccount", func(o *unstructured.Unstructured) bool { return o.GetName() == sa })
+	binding := one(t, objs, "ClusterRoleBinding", func(o *unstructured.Unstructured) bool {
+		return str(t, o.Object, "roleRef", "name") == "dilo-manager-role"
+	})
+	subject := list(t, binding.Object, "subjects")[0].(map[string]any)
+	if subject["name"] != sa || subject["namespace"] != namespace {
+		t.Errorf("manager-role is bound to %v/%v, want %s/%s", subject["namespace"], subject["name"], namespace, sa)
+	}
+}
+
+// TestSamplesKustomization checks that config/samples renders the tutorial's two
+// samples.
+func TestSamplesKustomization(t *testing.T) {
+	var got []string
+	for _, o := range kustomize(t, "samples") {
+		got = append(got, o.GetKind()+"/"+o.GetName())
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{"LoadTest/example-02", "SimpleDeployment/example-01"}, got); diff != "" {
+		t.Errorf("config/samples renders (-want +got):\n%s", diff)
+	}
+}
