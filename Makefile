@@ -82,3 +82,10 @@ e2e-kind: ## The e2e suite on a kind cluster (needs docker and kind; cert-manage
 .PHONY: demo
 demo: ## Cluster (DILO_KIND=1: kind), cert-manager, DiLO, the demo target and the tutorial's LoadTest.
 	hack/cluster/demo.sh
+
+FUZZTIME ?= 10s
+.PHONY: fuzz
+fuzz: ## Fuzz the admission webhooks' validators and defaulter, $(FUZZTIME) per target.
+	for target in FuzzValidateLoadTest FuzzValidateSimpleDeployment; do \
+	  go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) ./internal/webhook/; \
+	done
