@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -312,6 +313,45 @@ func TestTutorialSample(t *testing.T) {
 
 	createService(t, env, ns, "nginx", true)
 	mustCreate(t, c, sample(t, "example-02.yaml", ns, &dilov1.LoadTest{}))
+}
+
+// TestTutorialSampleWithKubectl runs the tutorial's command, kubectl apply -f
+// example-02.yaml, and checks what the user reads.
+func TestTutorialSampleWithKubectl(t *testing.T) {
+	env := startSuite(t)
+	ns := namespace(t, env)
+	kubeconfig, err := env.AdminKubeconfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func() (string, error) {
+		cmd := exec.Command(filepath.Join(env.Assets, "kubectl"), "--kubeconfig", kubeconfig, "-n", ns,
+			"apply", "-f", filepath.Join(testenv.RepoRoot(), "config", "samples", "example-02.yaml"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	out, err := apply()
+	want := fmt.Sprintf(`The LoadTest "example-02" is invalid: spec.test.serviceName: Not found: "nginx": `+
+		`no Service with this name in namespace %q: create the Service first, or set spec.test.serviceName to a Service of this namespace`+"\n", ns)
+	if err == nil {
+		t.Errorf("kubectl apply succeeded without Service nginx:\n%s", out)
+	}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("kubectl apply without Service nginx (-want +got):\n%s", diff)
+	}
+
+	createService(t, env, ns, "nginx", false)
+	out, err = apply()
+	want = fmt.Sprintf(`Warning: spec.test.serviceName: Service "nginx" in namespace %q has no ready endpoints yet: `+
+		`the load test's requests will fail until the Service's pods are ready`+"\n"+
+		"loadtest.example.org/example-02 created\n", ns)
+	if err != nil {
+		t.Errorf("kubectl apply with Service nginx: %v", err)
+	}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("kubectl apply with Service nginx (-want +got):\n%s", diff)
+	}
 }
 
 func TestExternalNameServiceIsRejected(t *testing.T) {
