@@ -253,6 +253,15 @@ func TestLoadTestServiceProblems(t *testing.T) {
 			t.Errorf("%s: %d pods created for a run that cannot start", tc.reason, len(pods))
 		}
 	}
+
+	// Fixing the spec of a failed LoadTest starts a new run, with a clean status.
+	lt := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "svc-missing"}}
+	patchLoadTest(t, lt, func(lt *dilov1.LoadTest) { lt.Spec.Test.ServiceName = "web" })
+	got := waitState(t, lt, dilov1.StateExecuting)
+	if got.Status.ObservedGeneration != 2 || len(got.Status.Conditions) != 0 || got.Status.CompletionTime != nil {
+		t.Errorf("status of the new run: %+v", got.Status)
+	}
+	waitPods(t, lt, 2, 2)
 }
 
 // TestLoadTestSpecUpdate checks that a spec edit deletes every pod of the old run and
