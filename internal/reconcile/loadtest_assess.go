@@ -132,7 +132,10 @@ func assessPod(pod *corev1.Pod, now time.Time) (*failure, time.Duration) {
 	}
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-			since := now.Sub(c.LastTransitionTime.Time)
+			since := time.Duration(0) // no transition time: the grace starts now
+			if !c.LastTransitionTime.IsZero() {
+				since = now.Sub(c.LastTransitionTime.Time)
+			}
 			if since >= unschedulableGrace {
 				return &failure{dilov1.ReasonUnschedulable, fmt.Sprintf("pod %s has been unschedulable for %s: %s", name, since.Truncate(time.Second), c.Message)}, 0
 			}

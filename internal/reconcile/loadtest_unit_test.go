@@ -223,6 +223,10 @@ func TestAssessRun(t *testing.T) {
 		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending, unschedulableSince(now.Add(-30*time.Second))), testPod("p-1", corev1.PodPending)},
 		want: want{AllExist: true, Active: 2, RequeueAfter: 90 * time.Second},
 	}, {
+		name: "unschedulable without a transition time: the grace starts now",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending, unschedulableSince(time.Time{})), testPod("p-1", corev1.PodPending)},
+		want: want{AllExist: true, Active: 2, RequeueAfter: 120 * time.Second},
+	}, {
 		name: "unschedulable past the grace",
 		pods: []*corev1.Pod{testPod("p-0", corev1.PodPending), testPod("p-1", corev1.PodPending, unschedulableSince(now.Add(-120*time.Second)))},
 		want: want{Reason: dilov1.ReasonUnschedulable, Pod: "p-1", AllExist: true, Active: 2},
