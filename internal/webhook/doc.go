@@ -27,9 +27,9 @@
 // restart, except an edit of spec.updatePolicy alone, so the user is never stuck: set
 // it to Restart, then edit (or delete and re-create the LoadTest). Edits of a finished
 // or failed LoadTest are always allowed and start a new run. Updates that leave the
-// spec unchanged (labels, annotations, finalizers) and updates of an object being
-// deleted are never denied, even if the Service has gone since: a controller must
-// always be able to remove its finalizer.
+// spec unchanged (labels, annotations, finalizers) or change only spec.updatePolicy,
+// and updates of an object being deleted, are never denied, even if the Service has
+// gone since: a user can always switch policy, a controller remove its finalizer.
 //
 // SimpleDeployment: spec.sleepytime is a whole number of seconds from 0 to
 // api/v1.MaxSleepytime, given as a number or a string of digits.

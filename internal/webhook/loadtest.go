@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,9 +45,10 @@ func (v *LoadTestValidator) ValidateCreate(ctx context.Context, lt *dilov1.LoadT
 }
 
 // ValidateUpdate implements admission.Validator. An update that leaves the spec as
-// it was, or of an object being deleted, is always allowed.
+// it was or changes only spec.updatePolicy, or of an object being deleted, is always
+// allowed: the user can always switch policy, and a controller remove its finalizer.
 func (v *LoadTestValidator) ValidateUpdate(ctx context.Context, old, updated *dilov1.LoadTest) (admission.Warnings, error) {
-	if updated.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, updated.Spec) {
+	if updated.DeletionTimestamp != nil || len(changedSpecFields(old, updated)) == 0 {
 		return nil, nil
 	}
 	errs := validateEditWhileRunning(old, updated)

@@ -200,9 +200,7 @@ func validateEditWhileRunning(old, updated *dilov1.LoadTest) field.ErrorList {
 	if old.Spec.UpdatePolicy != dilov1.UpdatePolicyReject || !isRunning(old.Status.State) {
 		return nil
 	}
-	oldSpec, newSpec := old.Spec.DeepCopy(), updated.Spec.DeepCopy()
-	oldSpec.UpdatePolicy, newSpec.UpdatePolicy = "", ""
-	changed := changedFields("spec", oldSpec, newSpec)
+	changed := changedSpecFields(old, updated)
 	if len(changed) == 0 {
 		return nil
 	}
@@ -244,6 +242,14 @@ func validateSleepytime(s *intstr.IntOrString, p *field.Path) field.ErrorList {
 // created or are sending.
 func isRunning(state dilov1.State) bool {
 	return state == dilov1.StatePending || state == dilov1.StateExecuting
+}
+
+// changedSpecFields lists the fields of spec that differ between old and updated,
+// but for spec.updatePolicy, which is always allowed to change.
+func changedSpecFields(old, updated *dilov1.LoadTest) []string {
+	oldSpec, newSpec := old.Spec.DeepCopy(), updated.Spec.DeepCopy()
+	oldSpec.UpdatePolicy, newSpec.UpdatePolicy = "", ""
+	return changedFields("spec", oldSpec, newSpec)
 }
 
 // changedFields lists the JSON paths, under prefix, of the leaves that differ

@@ -556,7 +556,7 @@ func TestUpdatePolicy(t *testing.T) {
 		})
 	}
 
-	t.Run("metadata edits pass even when the Service is gone", func(t *testing.T) {
+	t.Run("metadata and updatePolicy edits pass even when the Service is gone", func(t *testing.T) {
 		lt := running(t, c, loadTest(ns, "orphan"), dilov1.StateExecuting)
 		if err := env.Client.Delete(context.Background(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: ns}}); err != nil {
 			t.Fatal(err)
@@ -575,6 +575,9 @@ func TestUpdatePolicy(t *testing.T) {
 		}
 		if err := edit(c, lt, func(lt *dilov1.LoadTest) { lt.Finalizers = nil }); err != nil {
 			t.Errorf("removing the finalizer: %v", err)
+		}
+		if err := edit(c, lt, func(lt *dilov1.LoadTest) { lt.Spec.UpdatePolicy = dilov1.UpdatePolicyReject }); err != nil {
+			t.Errorf("changing only updatePolicy: %v", err)
 		}
 		err := edit(c, lt, moreReplicas)
 		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.test.serviceName: Not found") {
