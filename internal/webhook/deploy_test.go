@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
@@ -203,6 +207,37 @@ func TestDefaultKustomization(t *testing.T) {
 	subject := list(t, binding.Object, "subjects")[0].(map[string]any)
 	if subject["name"] != sa || subject["namespace"] != namespace {
 		t.Errorf("manager-role is bound to %v/%v, want %s/%s", subject["namespace"], subject["name"], namespace, sa)
+	}
+}
+
+// TestDefaultKustomizationApplies dry-runs, server-side, what config/default installs
+// (but cert-manager's objects, whose CRDs envtest lacks) on a real API server, so that
+// every field of every object is checked against its schema.
+func TestDefaultKustomizationApplies(t *testing.T) {
+	env := startSuite(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "dilo-system"}}
+	if err := env.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
+	for _, o := range kustomize(t, "default") {
+		if o.GroupVersionKind().Group != "cert-manager.io" && o.GetKind() != "Namespace" {
+			list.Items = append(list.Items, *o)
+		}
+	}
+	manifest, err := list.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := env.AdminKubeconfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(env.Assets, "kubectl"), "--kubeconfig", kubeconfig,
+		"apply", "--server-side", "--dry-run=server", "-f", "-")
+	cmd.Stdin = bytes.NewReader(manifest)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("kubectl apply --dry-run=server of config/default: %v\n%s", err, out)
 	}
 }
 
