@@ -24,7 +24,8 @@ GOPROXY=$(printf '%s' "$GOPROXY" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,
 
 mkdir -p "$OUT" "$WORK"
 log() { printf '[k8s-bin %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-has_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qF -- "$2"; }
+version_of() { case $(basename "$1") in kubectl) "$1" version --client ;; *) "$1" --version ;; esac 2>&1 | head -1; }
+has_version() { [ -x "$1" ] && [[ $(version_of "$1") == *"$2"* ]]; }
 
 # A wrapper module per upstream module, because both upstream go.mods carry replace
 # directives that `go install mod@version` refuses: kubernetes replaces its staging
@@ -72,7 +73,7 @@ build() { # component
   log "building $c (cold builds take minutes; kube-apiserver about 16 on 2 cores)"
   (cd "$dir" && go build -trimpath -ldflags="$ldflags" -o "$OUT/.$c.tmp" "$pkg")
   mv -f "$OUT/.$c.tmp" "$OUT/$c"
-  log "$c: $("$OUT/$c" --version 2>&1 | head -1)"
+  log "$c: $(version_of "$OUT/$c")"
 }
 
 for c in "$@"; do build "$c"; done
