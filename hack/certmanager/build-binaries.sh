@@ -442,6 +442,7 @@ import (
 	configv1alpha1 "github.com/cert-manager/cert-manager/pkg/apis/config/cainjector/v1alpha1"
 	"github.com/cert-manager/cert-manager/pkg/controller/cainjector"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
+	"github.com/cert-manager/cert-manager/pkg/util"
 	utilfeature "github.com/cert-manager/cert-manager/pkg/util/feature"
 )
 
@@ -524,6 +525,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// The injectors' server-side apply takes its field manager from the user agent
+	// (upstream's cmd sets it too): without one every apply fails "fieldManager: Required value".
+	restCfg = util.RestConfigWithUserAgent(restCfg, "cainjector")
 	scheme := runtime.NewScheme()
 	utilruntime.Must(kscheme.AddToScheme(scheme))
 	utilruntime.Must(cmv1.AddToScheme(scheme))

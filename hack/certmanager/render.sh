@@ -17,10 +17,11 @@ sed -i "s/^version: v0.0.0$/version: $CM_VERSION/; s/^appVersion: v0.0.0$/appVer
 {
   echo "# cert-manager $CM_VERSION for DiLO's local and kind clusters: rendered by hack/certmanager/render.sh"
   echo "# from the chart in the cert-manager module zip (helm $HELM_VERSION). Images are the ones"
-  echo "# hack/certmanager/build.sh builds and loads (localhost/..., never pulled); no startupapicheck Job."
+  echo "# hack/certmanager/build.sh builds and loads (localhost/..., never pulled); no startupapicheck Job;"
+  echo "# no liveness probe on the controller (its thin main in build-binaries.sh serves no /livez)."
   printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cert-manager\n'
   $CACHE/bin/helm template cert-manager $work/chart -n cert-manager --kube-version 1.37.2 \
-    --set crds.enabled=true --set startupapicheck.enabled=false \
+    --set crds.enabled=true --set startupapicheck.enabled=false --set livenessProbe.enabled=false \
     --set image.repository=localhost/cert-manager-controller --set image.pullPolicy=Never \
     --set webhook.image.repository=localhost/cert-manager-webhook --set webhook.image.pullPolicy=Never \
     --set cainjector.image.repository=localhost/cert-manager-cainjector --set cainjector.image.pullPolicy=Never \

@@ -9,14 +9,13 @@
 // Every -image shares the one layer; REF=ENTRYPOINT[,ARG...] sets its entrypoint.
 // The images run as -user (default 65532:65532, distroless' nonroot). The tarball
 // loads with `ctr -n k8s.io images import`, `kind load image-archive` or `docker load`.
-// It is written only when its content changes, so a rebuild of the same binaries keeps
-// the file (and its mtime) as it was.
+// It is rewritten only when an image's digest changes (OUT.images lists them), so a
+// rebuild of the same binaries keeps the file, and its checksum, as it was.
 package main
 
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -68,6 +67,7 @@ func run(out, user string, files, images []string) error {
 		return fmt.Errorf("failed to make the layer: %w", err)
 	}
 	refs := map[name.Reference]v1.Image{}
+	var index []string // "ref digest" lines: the tarball's identity (its bytes vary with map order)
 	for _, spec := range images {
 		ref, ep, ok := strings.Cut(spec, "=")
 		if !ok || ep == "" {
@@ -82,10 +82,19 @@ func run(out, user string, files, images []string) error {
 			return err
 		}
 		refs[tag] = img
-		d, _ := img.Digest()
-		log.Printf("%s %s entrypoint %s", tag, d, ep)
+		d, err := img.Digest()
+		if err != nil {
+			return err
+		}
+		index = append(index, tag.String()+" "+d.String())
 	}
-	// Write next to the target, then rename when the content differs.
+	slices.Sort(index)
+	id := []byte(strings.Join(index, "\n") + "\n")
+	// Rewrite the tarball only when an image changed, so that loaders can skip it.
+	if old, err := os.ReadFile(out + ".images"); err == nil && bytes.Equal(old, id) && exists(out) {
+		log.Printf("%s unchanged:\n%s", out, id)
+		return nil
+	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
@@ -93,12 +102,11 @@ func run(out, user string, files, images []string) error {
 	if err := tarball.MultiRefWriteToFile(tmp, refs); err != nil {
 		return fmt.Errorf("failed to write %s: %w", tmp, err)
 	}
-	if same(tmp, out) {
-		log.Printf("%s unchanged", out)
-		return os.Remove(tmp)
+	if err := os.Rename(tmp, out); err != nil {
+		return err
 	}
-	log.Printf("wrote %s", out)
-	return os.Rename(tmp, out)
+	log.Printf("wrote %s:\n%s", out, id)
+	return os.WriteFile(out+".images", id, 0o644)
 }
 
 // newImage returns the one-layer image with its entrypoint and user.
@@ -171,20 +179,4 @@ func layerTar(files []string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// same reports whether files a and b have the same content.
-func same(a, b string) bool {
-	sum := func(p string) []byte {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			return nil
-		}
-		return h.Sum(nil)
-	}
-	sa, sb := sum(a), sum(b)
-	return sa != nil && bytes.Equal(sa, sb)
-}
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
