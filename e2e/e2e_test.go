@@ -185,6 +185,7 @@ func TestApplyRejectsBadObjects(t *testing.T) {
 			if err == nil {
 				t.Fatalf("kubectl apply succeeded; want an error naming %q. Output:\n%s", tc.want, out)
 			}
+			t.Logf("kubectl apply: %s", strings.TrimSpace(out))
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("kubectl apply's error does not name %q:\n%s", w, out)
