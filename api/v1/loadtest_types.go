@@ -89,8 +89,9 @@ type LoadTestSpec struct {
 	// Restart (the default) deletes the run's pods and starts again from pending; Reject
 	// denies the edit, except an edit of updatePolicy alone (set it to Restart first to
 	// restart a running test, or delete and re-create it). Edits of labels and
-	// annotations are always allowed. An edit of a finished or failed LoadTest is always
-	// allowed, whatever the policy: it starts a new run.
+	// annotations are always allowed, and so is an edit of updatePolicy alone, which
+	// never restarts a run. Any other edit of a finished or failed LoadTest is allowed,
+	// whatever the policy: it starts a new run.
 	// +kubebuilder:default=Restart
 	// +optional
 	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
@@ -200,10 +201,21 @@ type LoadTestStatus struct {
 	// +optional
 	State State `json:"state,omitempty"`
 
-	// observedGeneration is the metadata.generation the current run was started for.
-	// A run belongs to one generation: a spec edit starts a new run.
+	// observedGeneration is the latest metadata.generation DiLO acted on: the one the
+	// current run started for, or a later one that changed only spec.updatePolicy
+	// (which does not restart a run).
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// run is the current run's number: the metadata.generation it started for. Its pods
+	// carry it in their names and in their example.org/run label.
+	// +optional
+	Run int64 `json:"run,omitempty"`
+
+	// runSpecHash identifies the spec the current run runs, spec.updatePolicy left
+	// out: a new generation with the same hash goes on with the same run.
+	// +optional
+	RunSpecHash string `json:"runSpecHash,omitempty"`
 
 	// children are the names of the current run's pods.
 	// +listType=atomic

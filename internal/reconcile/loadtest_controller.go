@@ -152,19 +152,26 @@ func (r *LoadTestReconciler) now() time.Time {
 	return time.Now()
 }
 
-// startRun starts a new run when the generation is not the current run's: status
-// restarts from pending, for this generation.
+// startRun starts a new run when the spec is not the current run's: status restarts
+// from pending, for this generation. An edit of spec.updatePolicy alone keeps the run
+// going, so that a user can lock a running test (or unlock it) without restarting it.
 func (r *LoadTestReconciler) startRun(_ context.Context, s *runScope) (bool, error) {
 	st := &s.lt.Status
-	if st.State == "" || st.ObservedGeneration != s.lt.Generation {
+	hash, err := runSpecHash(s.lt.Spec)
+	if err != nil {
+		return false, err
+	}
+	if st.State == "" || st.Run == 0 || st.RunSpecHash != hash {
 		s.newRun = true
 		*st = dilov1.LoadTestStatus{
-			State:              dilov1.StatePending,
-			ObservedGeneration: s.lt.Generation,
-			StartTime:          &metav1.Time{Time: s.now},
+			State:       dilov1.StatePending,
+			Run:         s.lt.Generation,
+			RunSpecHash: hash,
+			StartTime:   &metav1.Time{Time: s.now},
 		}
 	}
-	s.run = st.ObservedGeneration
+	st.ObservedGeneration = s.lt.Generation
+	s.run = st.Run
 	s.names = make([]string, s.lt.Spec.Replicas)
 	for i := range s.names {
 		s.names[i] = loadTestPodName(s.lt.Name, s.run, int32(i))
@@ -429,7 +436,7 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 	if s.newRun {
 		note := fmt.Sprintf("Started run %d: %d pods", s.run, len(s.names))
 		if s.before.Status.State != "" {
-			note = fmt.Sprintf("Spec changed: started run %d (%d pods), replacing run %d", s.run, len(s.names), s.before.Status.ObservedGeneration)
+			note = fmt.Sprintf("Spec changed: started run %d (%d pods), replacing run %d", s.run, len(s.names), s.before.Status.Run)
 		}
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "RunStarted", "StartRun", note)
 	}

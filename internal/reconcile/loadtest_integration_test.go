@@ -295,13 +295,23 @@ func TestLoadTestSpecUpdate(t *testing.T) {
 		return nil
 	})
 
+	// An edit of updatePolicy alone bumps the generation but keeps the run going.
+	patchLoadTest(t, lt, func(lt *dilov1.LoadTest) { lt.Spec.UpdatePolicy = dilov1.UpdatePolicyReject })
+	got = waitFor(t, lt, "observed generation 2", func(lt *dilov1.LoadTest) bool { return lt.Status.ObservedGeneration == 2 })
+	if got.Status.Run != 1 || got.Status.State != dilov1.StateExecuting {
+		t.Fatalf("an updatePolicy edit changed the run: %+v", got.Status)
+	}
+	if cur := runPods(t, lt, 0); len(cur) != 2 || cur[0].UID != old[0].UID || cur[1].UID != old[1].UID {
+		t.Fatalf("the run's pods changed after an updatePolicy edit: %d pods", len(cur))
+	}
+
 	patchLoadTest(t, lt, func(lt *dilov1.LoadTest) { lt.Spec.Replicas = 3 })
 	got = waitState(t, lt, dilov1.StateExecuting)
-	if got.Status.ObservedGeneration != 2 || got.Status.StartTime == nil || len(got.Status.Children) != 3 ||
+	if got.Status.ObservedGeneration != 3 || got.Status.Run != 3 || got.Status.StartTime == nil || len(got.Status.Children) != 3 ||
 		meta.FindStatusCondition(got.Status.Conditions, dilov1.ConditionFailed) != nil {
 		t.Errorf("new run status: %+v", got.Status)
 	}
-	pods := waitPods(t, lt, 2, 3)
+	pods := waitPods(t, lt, 3, 3)
 	for _, p := range pods {
 		if _, ok := p.Annotations[dilov1.AnnotationStartAt]; ok {
 			t.Errorf("new run's pod %s has a start-at already", p.Name)

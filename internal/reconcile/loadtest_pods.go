@@ -1,6 +1,9 @@
 package reconcile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -19,6 +22,18 @@ const (
 	// startFile is the file the agent waits on (--start-file).
 	startFile = startDir + "/at"
 )
+
+// runSpecHash identifies what a run runs: the spec without updatePolicy, which only
+// tells the webhook what an edit may do.
+func runSpecHash(spec dilov1.LoadTestSpec) (string, error) {
+	spec.UpdatePolicy = ""
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return "", fmt.Errorf("failed to hash the spec: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8]), nil
+}
 
 // loadTestPodName is the deterministic name of a run's replica: <loadtest>-<run>-<replica>.
 func loadTestPodName(loadTest string, run int64, replica int32) string {
