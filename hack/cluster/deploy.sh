@@ -70,7 +70,8 @@ if [ $is_local = 1 ] && [ -n "$(find $CACHE/cluster/data/imported -name dilo.tar
 fi
 [ $is_local = 0 ] || touch $CACHE/cluster/run/deployed
 retry "DiLO manager rollout" 300 $KUBECTL -n dilo-system rollout status deploy/dilo-controller-manager --timeout=10s
-# Both webhooks answer a server-side dry run once the CA is injected and the Service has endpoints.
-probe='{"apiVersion":"example.org/v1","kind":"LoadTest","metadata":{"name":"dilo-probe","namespace":"default"},"spec":{"replicas":1,"test":{"serviceName":"nginx","path":"/"}}}'
+# The webhooks answer a server-side dry run once the CA is injected and the Service has endpoints.
+# (A SimpleDeployment: a LoadTest's admission also needs its target Service to exist.)
+probe='{"apiVersion":"example.org/v1","kind":"SimpleDeployment","metadata":{"name":"dilo-probe","namespace":"default"},"spec":{"sleepytime":1}}'
 retry "DiLO webhook" 300 sh -c "echo '$probe' | $KUBECTL create --dry-run=server -f -"
 log "DiLO deployed"
