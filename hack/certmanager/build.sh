@@ -7,6 +7,9 @@
 # layer) into ${DILO_CACHE:-~/.cache/dilo}/images/cert-manager.tar, whose path it prints last.
 # Idempotent: binaries already built are kept.
 set -euo pipefail
+# Only the Go module proxy is reachable: never fall back to fetching from VCS hosts.
+GOPROXY=$(printf '%s' "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,|]+$//')
+export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
 CM_VERSION=v1.21.2

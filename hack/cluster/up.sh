@@ -41,6 +41,9 @@ T0=$EPOCHREALTIME
 log() { printf '[cluster-up %5.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
+# Only the Go module proxy is reachable: never fall back to fetching from VCS hosts.
+GOPROXY=$(printf '%s' "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,|]+$//')
+export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 
 # ---------------------------------------------------------------- prerequisites
 missing=()
@@ -48,8 +51,9 @@ for b in containerd runc ctr iptables nft conntrack openssl curl; do command -v 
 [ -x $CNI_BIN/bridge ] || missing+=(cni)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages (missing: ${missing[*]})"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins \
-    iptables nftables conntrack openssl curl >&2
+  pkgs="containerd runc containernetworking-plugins iptables nftables conntrack openssl curl"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >&2 ||
+    { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >&2; }
 fi
 # hack/k8s-bin.sh builds what is missing (kubectl has no --version, so it is only asked when absent)
 BIN=$CACHE/k8s/v1.37.2 need=()

@@ -3,6 +3,9 @@
 # /target, static, user 65532) as a docker-archive tarball, with no Docker and no
 # registry, and prints the tarball's path last: ${DILO_CACHE:-~/.cache/dilo}/images/dilo.tar.
 set -euo pipefail
+# Only the Go module proxy is reachable: never fall back to fetching from VCS hosts.
+GOPROXY=$(printf '%s' "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,|]+$//')
+export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 cd "$(dirname "$0")/../.."
 CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
 IMAGE=${DILO_IMAGE:-localhost/dilo:dev}
