@@ -160,6 +160,11 @@ func TestApplyRejectsBadObjects(t *testing.T) {
 			spec: {replicas: 0, test: {serviceName: nginx, path: /}}}`,
 		want: []string{"spec.replicas"},
 	}, {
+		name: "replicas above the manager's cap",
+		yaml: `{apiVersion: example.org/v1, kind: LoadTest, metadata: {name: bad-cap},
+			spec: {replicas: 500, test: {serviceName: nginx, path: /}}}`,
+		want: []string{"spec.replicas", "500"},
+	}, {
 		name: "missing service",
 		yaml: `{apiVersion: example.org/v1, kind: LoadTest, metadata: {name: bad-service},
 			spec: {replicas: 1, test: {serviceName: no-such-service, path: /}}}`,
