@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# hack/certmanager/build-binaries.sh OUTDIR WORKDIR (run by build.sh; adapted from the verified recipe
-# in /work/shared/k8s/cert-manager/build-cert-manager.sh, which this copy does not depend on)
+# hack/certmanager/build-binaries.sh OUTDIR WORKDIR: run by build.sh (adapted from the team's verified
+# cert-manager-from-the-proxy recipe).
 # Builds cert-manager v1.21.2 controller, cainjector and webhook from the Go module
 # proxy only (no GitHub). Idempotent: the work dir is regenerated on every run;
 # the module cache / build cache are reused.
