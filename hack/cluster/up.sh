@@ -55,7 +55,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >&2 ||
     { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >&2; }
 fi
-# hack/k8s-bin.sh builds what is missing (kubectl has no --version, so it is only asked when absent)
+# hack/k8s-bin.sh builds what is missing (asked only then: its version checks cost seconds)
 BIN=$CACHE/k8s/v1.37.2 need=()
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do [ -x $BIN/$b ] || need+=($b); done
 if [ ${#need[@]} -gt 0 ]; then
