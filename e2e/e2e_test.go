@@ -178,7 +178,7 @@ func TestApplyRejectsBadObjects(t *testing.T) {
 		name: "rate without duration",
 		yaml: `{apiVersion: example.org/v1, kind: LoadTest, metadata: {name: bad-rate},
 			spec: {replicas: 1, test: {serviceName: nginx, path: /, rate: 10}}}`,
-		want: []string{"spec.test.rate and spec.test.durationSeconds must be set together"},
+		want: []string{"spec.test.durationSeconds: Required value: must be set when rate is"},
 	}, {
 		name: "sleepytime not a number",
 		yaml: `{apiVersion: example.org/v1, kind: SimpleDeployment, metadata: {name: bad-sleep},

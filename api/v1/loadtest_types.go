@@ -65,7 +65,6 @@ const (
 )
 
 // LoadTestSpec is the load test to run.
-// +kubebuilder:validation:XValidation:rule="has(self.test.rate) == has(self.test.durationSeconds)",message="spec.test.rate and spec.test.durationSeconds must be set together"
 type LoadTestSpec struct {
 	// replicas is how many load-generator pods run the test at once; each sends the
 	// whole test. Between 1 and 1000 (the cluster's admission webhook may allow fewer).
@@ -103,6 +102,8 @@ type LoadTestSpec struct {
 }
 
 // TestSpec is the HTTP request every load-generator pod sends, and how often.
+// +kubebuilder:validation:XValidation:rule="!has(self.rate) || has(self.durationSeconds)",message="must be set when rate is: an open-model run sends rate requests per second for durationSeconds",fieldPath=".durationSeconds",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.durationSeconds) || has(self.rate)",message="must be set when durationSeconds is: an open-model run sends rate requests per second for durationSeconds",fieldPath=".rate",reason=FieldValueRequired
 type TestSpec struct {
 	// method is the HTTP method of every request. The webhook defaults it to GET
 	// and turns it to upper case.
