@@ -1,7 +1,7 @@
 // Package testenv starts the real control plane DiLO's integration tests run against:
 // kube-apiserver and etcd through controller-runtime's envtest, with DiLO's generated
-// CRDs installed and, when asked, kube-controller-manager's garbage collector, which
-// envtest alone does not run.
+// CRDs installed and, when asked, kube-controller-manager's garbage collector (and any
+// other of its controllers, such as the Job controller), which envtest alone does not run.
 //
 // The binaries come from KUBEBUILDER_ASSETS, which `make test` sets to the directory
 // `make k8s-bin` builds. A test binary started without it fails at once, saying so:
@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +35,13 @@ type Options struct {
 	// GarbageCollector runs kube-controller-manager's garbage collector, so that
 	// owner references really delete dependents.
 	GarbageCollector bool
+	// Controllers are more of kube-controller-manager's controllers to run, by their
+	// --controllers names (e.g. "job-controller"); with GarbageCollector, the garbage
+	// collector runs too.
+	Controllers []string
+	// ControllerManagerArgs are extra kube-controller-manager flags (e.g.
+	// --kube-api-qps), used when it runs.
+	ControllerManagerArgs []string
 	// Webhooks installs the webhook configurations in config/webhook, pointed at a
 	// local TLS server that the suite starts on Env.WebhookOptions' host and port.
 	Webhooks bool
@@ -91,8 +100,12 @@ func Start(opts Options) (*Env, error) {
 		_ = e.Stop()
 		return nil, fmt.Errorf("failed to create a client: %w", err)
 	}
+	controllers := slices.Clone(opts.Controllers)
 	if opts.GarbageCollector {
-		if err := e.startGarbageCollector(); err != nil {
+		controllers = append(controllers, "garbage-collector-controller")
+	}
+	if len(controllers) > 0 {
+		if err := e.startControllerManager(controllers, opts.ControllerManagerArgs); err != nil {
 			_ = e.Stop()
 			return nil, err
 		}
@@ -100,9 +113,9 @@ func Start(opts Options) (*Env, error) {
 	return e, nil
 }
 
-// startGarbageCollector runs kube-controller-manager with only the garbage collector,
-// as a cluster-admin user of this API server.
-func (e *Env) startGarbageCollector() error {
+// startControllerManager runs kube-controller-manager with only controllers, as a
+// cluster-admin user of this API server.
+func (e *Env) startControllerManager(controllers, args []string) error {
 	user, err := e.env.AddUser(envtest.User{Name: "kube-controller-manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return fmt.Errorf("failed to add a user for kube-controller-manager: %w", err)
@@ -122,13 +135,13 @@ func (e *Env) startGarbageCollector() error {
 	if err != nil {
 		return err
 	}
-	e.kcm = exec.Command(filepath.Join(e.Assets, "kube-controller-manager"),
-		"--kubeconfig="+path,
-		"--controllers=garbage-collector-controller",
+	e.kcm = exec.Command(filepath.Join(e.Assets, "kube-controller-manager"), append([]string{
+		"--kubeconfig=" + path,
+		"--controllers=" + strings.Join(controllers, ","),
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--concurrent-gc-syncs=5",
-	)
+	}, args...)...)
 	e.kcm.Stdout, e.kcm.Stderr = log, log
 	if err := e.kcm.Start(); err != nil {
 		return fmt.Errorf("failed to start kube-controller-manager: %w", err)

@@ -1,0 +1,214 @@
+//go:build scale
+
+package scale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/dilo-operator/dilo/internal/testenv"
+	"github.com/dilo-operator/dilo/internal/webhook"
+)
+
+const (
+	// createRate is the LoadTest creates per second of the webhook benchmark.
+	createRate = 100
+	// latencyWindow is how long each measured window lasts; each mode gets two.
+	latencyWindow = 5 * time.Second
+)
+
+// TestWebhookLatency measures the time a LoadTest create takes at createRate per
+// second with DiLO's webhooks (served by a manager as in a cluster, reading Services
+// from its cache) and without their configurations, in alternating windows; goal: the
+// webhooks add at most 2 ms to the p99.
+func TestWebhookLatency(t *testing.T) {
+	env, err := start(testenv.Options{Webhooks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := serveWebhooks(t, env)
+	ctx := context.Background()
+	ns := namespace(t, env, "webhook")
+	es := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "web-1", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](80)}},
+	}
+	if err := env.Client.Create(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.Eventually(ctx, 10*time.Second, func(ctx context.Context) error {
+		if err := cache.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &corev1.Service{}); err != nil {
+			return err
+		}
+		return cache.Get(ctx, client.ObjectKeyFromObject(es), &discoveryv1.EndpointSlice{})
+	}); err != nil {
+		t.Fatalf("the manager's cache never saw the Service: %v", err)
+	}
+
+	hooks := saveWebhookConfigurations(t, env)
+	samples := map[bool][]time.Duration{}
+	for round, on := range []bool{true, false, true, false} {
+		setWebhooks(t, env, ns, hooks, on)
+		prefix := fmt.Sprintf("w%d-", round)
+		burst(t, env, ns, prefix+"warm-", createRate/2) // half a second to warm up
+		d, err := burst(t, env, ns, prefix, int(latencyWindow.Seconds())*createRate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples[on] = append(samples[on], d...)
+	}
+	with, without := samples[true], samples[false]
+	sortDurations(with)
+	sortDurations(without)
+	added := percentile(with, 99) - percentile(without, 99)
+	fmt.Printf("webhook latency: %d creates/s, %d creates each: with webhooks p50=%.2fms p99=%.2fms; "+
+		"without p50=%.2fms p99=%.2fms; added_p50_ms=%.2f added_p99_ms=%.2f (goal ≤ 2) load=%s\n",
+		createRate, len(with), ms(percentile(with, 50)), ms(percentile(with, 99)),
+		ms(percentile(without, 50)), ms(percentile(without, 99)),
+		ms(percentile(with, 50)-percentile(without, 50)), ms(added), loadAverage())
+	if added > 2*time.Millisecond {
+		t.Errorf("the webhooks add %.2f ms to the p99 of a create; goal ≤ 2 ms", ms(added))
+	}
+}
+
+// serveWebhooks starts a manager serving DiLO's webhooks where env's webhook
+// configurations point, waits until it serves and returns its cache.
+func serveWebhooks(t *testing.T, env *testenv.Env) client.Reader {
+	t.Helper()
+	wo := env.WebhookOptions
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer: crwebhook.NewServer(crwebhook.Options{
+			Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir,
+		}),
+	})
+	if err != nil {
+		t.Fatalf("failed to create the manager: %v", err)
+	}
+	if err := webhook.Setup(mgr, webhook.Options{MaxReplicas: 100}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager failed: %v", err)
+		}
+	})
+	started := mgr.GetWebhookServer().StartedChecker()
+	if err := testenv.Eventually(ctx, 30*time.Second, func(context.Context) error { return started(nil) }); err != nil {
+		t.Fatal(err)
+	}
+	return mgr.GetClient()
+}
+
+// webhookConfigurations are the configurations envtest installed, to remove and
+// reinstall.
+type webhookConfigurations struct {
+	mutating   []admissionregistrationv1.MutatingWebhookConfiguration
+	validating []admissionregistrationv1.ValidatingWebhookConfiguration
+}
+
+func saveWebhookConfigurations(t *testing.T, env *testenv.Env) webhookConfigurations {
+	t.Helper()
+	var m admissionregistrationv1.MutatingWebhookConfigurationList
+	var v admissionregistrationv1.ValidatingWebhookConfigurationList
+	if err := env.Client.List(context.Background(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.List(context.Background(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Items) == 0 || len(v.Items) == 0 {
+		t.Fatalf("%d mutating and %d validating webhook configurations installed, want some of each", len(m.Items), len(v.Items))
+	}
+	return webhookConfigurations{mutating: m.Items, validating: v.Items}
+}
+
+// setWebhooks installs or removes the webhook configurations and waits until the API
+// server acts on it: a LoadTest naming a missing Service is denied only with them.
+func setWebhooks(t *testing.T, env *testenv.Env, ns string, hooks webhookConfigurations, on bool) {
+	t.Helper()
+	ctx := context.Background()
+	var objs []client.Object
+	for i := range hooks.mutating {
+		objs = append(objs, hooks.mutating[i].DeepCopy())
+	}
+	for i := range hooks.validating {
+		objs = append(objs, hooks.validating[i].DeepCopy())
+	}
+	for _, obj := range objs {
+		var err error
+		if on {
+			obj.SetResourceVersion("")
+			obj.SetUID("")
+			err = client.IgnoreAlreadyExists(env.Client.Create(ctx, obj))
+		} else {
+			err = client.IgnoreNotFound(env.Client.Delete(ctx, obj))
+		}
+		if err != nil {
+			t.Fatalf("failed to change webhook configuration %s: %v", obj.GetName(), err)
+		}
+	}
+	probe := 0
+	err := testenv.Eventually(ctx, 30*time.Second, func(ctx context.Context) error {
+		probe++
+		lt := loadTest(ns, fmt.Sprintf("probe-%t-%d", on, probe), 1)
+		lt.Spec.Test.ServiceName = "missing"
+		err := env.Client.Create(ctx, lt)
+		if err == nil {
+			_ = env.Client.Delete(ctx, lt)
+		}
+		if denied := err != nil; denied != on {
+			return fmt.Errorf("webhooks on=%t but a LoadTest naming a missing Service got: %v", on, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // every API server watcher has seen the change
+}
+
+// burst creates n LoadTests at createRate per second, open loop (a slow create does
+// not delay the next), and returns each create's duration.
+func burst(t *testing.T, env *testenv.Env, ns, prefix string, n int) ([]time.Duration, error) {
+	t.Helper()
+	ctx := context.Background()
+	durations := make([]time.Duration, n)
+	errs := make([]error, n)
+	tick := time.NewTicker(time.Second / createRate)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	for i := range n {
+		<-tick.C
+		wg.Go(func() {
+			lt := loadTest(ns, fmt.Sprintf("%s%d", prefix, i), 2)
+			began := time.Now()
+			errs[i] = env.Client.Create(ctx, lt)
+			durations[i] = time.Since(began)
+		})
+	}
+	wg.Wait()
+	return durations, errors.Join(errs...)
+}
