@@ -1,6 +1,7 @@
 package v1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -99,6 +100,76 @@ type LoadTestSpec struct {
 	// break any of them. Unset: no thresholds.
 	// +optional
 	Thresholds *Thresholds `json:"thresholds,omitempty"`
+
+	// ttlSecondsAfterFinished, as for a Job, cleans up after a run ends: once the run
+	// has been finished or failed for that many seconds (from status.completionTime),
+	// DiLO deletes its pods, ended ones included (their logs go with them). The status,
+	// results and conditions are kept. 0 deletes them as soon as the run ends. Unset:
+	// the pods are kept until the next run or the LoadTest's deletion. Editing it (or
+	// ttlDeletesLoadTest) never starts a new run, and is allowed whatever updatePolicy.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
+	// ttlDeletesLoadTest, when true, makes ttlSecondsAfterFinished delete the LoadTest
+	// itself (and so its pods, and its status) instead of only its pods. Ignored when
+	// ttlSecondsAfterFinished is unset.
+	// +optional
+	TTLDeletesLoadTest bool `json:"ttlDeletesLoadTest,omitempty"`
+
+	// podTemplate adds to the load-generator pods DiLO builds: labels, annotations,
+	// resources, and where they may be scheduled. Unset: DiLO's defaults.
+	// +optional
+	PodTemplate *AgentPodTemplate `json:"podTemplate,omitempty"`
+}
+
+// AgentPodTemplate is what a user may add to, or change in, the load-generator pods.
+// Only these fields: the pods' security context, command and volumes stay DiLO's.
+type AgentPodTemplate struct {
+	// metadata holds labels and annotations added to every pod of a run.
+	// +optional
+	Metadata AgentPodMetadata `json:"metadata,omitempty"`
+
+	// spec holds the agent container's resources and the pods' scheduling constraints.
+	// +optional
+	Spec AgentPodSpec `json:"spec,omitempty"`
+}
+
+// AgentPodMetadata are labels and annotations for the load-generator pods.
+type AgentPodMetadata struct {
+	// labels are added to every pod. DiLO's own labels (app.kubernetes.io/managed-by,
+	// example.org/loadtest, example.org/run, example.org/replica) win over a user's
+	// label of the same key.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// annotations are added to every pod, e.g. sidecar.istio.io/inject: "false" to opt
+	// out of sidecar injection. DiLO's own annotation example.org/start-at (the
+	// synchronised start) is DiLO's alone: a user's value for it is dropped.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// AgentPodSpec are the agent container's resources and the pods' scheduling constraints.
+type AgentPodSpec struct {
+	// resources, when set, replace the agent container's default resources (requests
+	// 100m CPU and 64Mi memory, limits 1 CPU and 256Mi) as a whole: a resource left out
+	// is not requested nor limited (Kubernetes defaults a missing request to its limit).
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// nodeSelector must match a node's labels for the pods to be scheduled on it.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// tolerations let the pods be scheduled on nodes with matching taints.
+	// +listType=atomic
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// affinity holds the pods' node affinity and pod (anti-)affinity.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 }
 
 // TestSpec is the HTTP request every load-generator pod sends, and how often.
@@ -300,8 +371,9 @@ type Latency struct {
 // deletes them and, once they are gone, starts a new run from pending. Each pod runs
 // the agent image once (restartPolicy Never) as user 65532 under the restricted Pod
 // Security Standard (read-only root file system, no service-account token), requesting
-// 100m CPU and 64Mi memory, limited to 1 CPU and 256Mi. Deleting the LoadTest deletes
-// them (owner references).
+// 100m CPU and 64Mi memory, limited to 1 CPU and 256Mi (spec.podTemplate may change
+// these, and add labels, annotations and scheduling constraints). Deleting the LoadTest
+// deletes them (owner references).
 //
 // Synchronised start: every pod waits for its annotation example.org/start-at, which a
 // downward-API volume projects into its start file. Once every pod of the run is
@@ -320,7 +392,7 @@ type Latency struct {
 // ServicePortNotFound); or when a pod's result is unreadable (ResultUnreadable) or
 // the merged results break spec.thresholds (ThresholdBroken). The pods of a failed
 // run that still run are deleted; ended pods are kept for their logs until the next
-// run or the LoadTest's deletion.
+// run or the LoadTest's deletion, or until spec.ttlSecondsAfterFinished has passed.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -38,4 +38,19 @@
 // when its results are unreadable or break a threshold. When a run fails, its pods that
 // are still running are deleted; its ended pods are kept for their logs until the next
 // run or the LoadTest's deletion.
+//
+// # Cleaning up after a run
+//
+// With spec.ttlSecondsAfterFinished, an ended (finished or failed) run's pods are
+// deleted once that many seconds have passed since status.completionTime; the status
+// stays, with its results. With spec.ttlDeletesLoadTest as well, the LoadTest itself is
+// deleted instead (the garbage collector deletes its pods). A requeue is scheduled for
+// the instant the TTL passes: no polling. The TTL fields are left out of the run spec
+// hash, so editing them never starts a new run.
+//
+// # Pod template
+//
+// spec.podTemplate adds labels and annotations to the run's pods (DiLO's own labels and
+// its start-at annotation win), replaces the agent container's resources, and sets the
+// pods' nodeSelector, tolerations and affinity; nothing else of the pod is the user's.
 package reconcile

@@ -37,7 +37,7 @@ type LoadTestReconciler struct {
 	Now func() time.Time
 }
 
-// +kubebuilder:rbac:groups=example.org,resources=loadtests,verbs=get;list;watch
+// +kubebuilder:rbac:groups=example.org,resources=loadtests,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=example.org,resources=loadtests/status,verbs=get;patch
 // +kubebuilder:rbac:groups=example.org,resources=loadtests/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
@@ -87,6 +87,12 @@ type runScope struct {
 	results    *dilov1.Results
 	// gateOpened is the start-at instant this reconcile set.
 	gateOpened string
+	// requeueAfter is when an ended run's ttlSecondsAfterFinished passes; expired is
+	// how many of its pods this reconcile deleted for it, and deleted is set when it
+	// deleted the LoadTest itself.
+	requeueAfter time.Duration
+	expired      int
+	deleted      bool
 }
 
 // step is one named step of a reconcile; done stops the steps after it.
@@ -100,7 +106,8 @@ type step struct {
 //  1. startRun: a new generation starts a new run, from pending.
 //  2. deleteStalePods: delete the pods of older runs; wait until they are gone.
 //  3. stopEndedRun: a finished or failed run is the record; only its running pods
-//     are stopped (failed run). Nothing else happens until the spec changes.
+//     are stopped (failed run), and, once spec.ttlSecondsAfterFinished has passed,
+//     its pods (or the LoadTest) deleted. Nothing else happens until the spec changes.
 //  4. createPods: while pending, resolve the Service and create the missing pods.
 //  5. assessPods: fail fast on a broken pod or the deadline; see assessRun.
 //  6. openStartGate: once every pod runs, set the same start-at on all of them.
@@ -118,6 +125,9 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 	s := &runScope{lt: lt, before: lt.DeepCopy(), now: r.now()}
 	defer func() {
+		if s.deleted {
+			return
+		}
 		if err := r.patchStatus(ctx, s); err != nil {
 			retErr = err
 			res = ctrl.Result{}
@@ -141,7 +151,11 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			break
 		}
 	}
-	return ctrl.Result{RequeueAfter: s.assessment.RequeueAfter}, nil
+	requeue := s.assessment.RequeueAfter
+	if s.requeueAfter > 0 {
+		requeue = s.requeueAfter
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
 // now is the reconciler's clock.
@@ -211,15 +225,66 @@ func (r *LoadTestReconciler) deleteStalePods(ctx context.Context, s *runScope) (
 }
 
 // stopEndedRun leaves an ended run alone, except that the running pods of a failed
-// run are deleted.
+// run are deleted, and that spec.ttlSecondsAfterFinished is applied (expireEndedRun).
 func (r *LoadTestReconciler) stopEndedRun(ctx context.Context, s *runScope) (bool, error) {
 	switch s.lt.Status.State {
 	case dilov1.StateFinished:
-		return true, nil
+		return true, r.expireEndedRun(ctx, s)
 	case dilov1.StateFailed:
-		return true, r.deleteRunningPods(ctx, s)
+		if err := r.deleteRunningPods(ctx, s); err != nil {
+			return true, err
+		}
+		return true, r.expireEndedRun(ctx, s)
 	}
 	return false, nil
+}
+
+// expireEndedRun applies spec.ttlSecondsAfterFinished to an ended run: before it has
+// passed, a requeue is scheduled for that instant (no polling); after, the run's pods
+// are deleted, or the LoadTest itself with spec.ttlDeletesLoadTest. The status stays.
+func (r *LoadTestReconciler) expireEndedRun(ctx context.Context, s *runScope) error {
+	left, ok := ttlLeft(s.lt, s.now)
+	if !ok {
+		return nil
+	}
+	if left > 0 {
+		s.requeueAfter = left
+		return nil
+	}
+	if s.lt.Spec.TTLDeletesLoadTest {
+		err := r.Delete(ctx, s.lt, client.Preconditions{UID: &s.lt.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("failed to delete the LoadTest after ttlSecondsAfterFinished: %w", err)
+		}
+		s.deleted = true
+		log.FromContext(ctx).Info("Deleted LoadTest: ttlSecondsAfterFinished passed", "run", s.run)
+		return nil
+	}
+	for _, name := range s.names {
+		pod, ok := s.pods[name]
+		if !ok || pod.DeletionTimestamp != nil {
+			continue
+		}
+		if err := r.deletePod(ctx, pod); err != nil {
+			return err
+		}
+		s.expired++
+	}
+	if s.expired > 0 {
+		log.FromContext(ctx).Info("Deleted pods of an ended run: ttlSecondsAfterFinished passed", "run", s.run, "pods", s.expired)
+	}
+	return nil
+}
+
+// ttlLeft is how long until lt's ended run's ttlSecondsAfterFinished passes, counted
+// from status.completionTime (0 or less: it has passed); ok is false when there is no
+// TTL to apply (unset, or the run has not ended).
+func ttlLeft(lt *dilov1.LoadTest, now time.Time) (left time.Duration, ok bool) {
+	ttl, end := lt.Spec.TTLSecondsAfterFinished, lt.Status.CompletionTime
+	if ttl == nil || end == nil || (lt.Status.State != dilov1.StateFinished && lt.Status.State != dilov1.StateFailed) {
+		return 0, false
+	}
+	return end.Add(time.Duration(*ttl) * time.Second).Sub(now), true
 }
 
 // createPods creates the run's missing pods while it is pending. The Service is looked
@@ -439,6 +504,10 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 			note = fmt.Sprintf("Spec changed: started run %d (%d pods), replacing run %d", s.run, len(s.names), s.before.Status.Run)
 		}
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "RunStarted", "StartRun", note)
+	}
+	if s.expired > 0 {
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "PodsExpired", "DeletePods",
+			"Deleted the %d pods of run %d: ttlSecondsAfterFinished (%ds) passed", s.expired, s.run, *lt.Spec.TTLSecondsAfterFinished)
 	}
 	prev := s.before.Status.State
 	if s.newRun {

@@ -10,7 +10,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -410,5 +412,119 @@ func patchLoadTest(t *testing.T, lt *dilov1.LoadTest, change func(*dilov1.LoadTe
 	})
 	if err != nil && !strings.Contains(err.Error(), "no changes") {
 		t.Fatal(err)
+	}
+}
+
+// TestLoadTestTTL checks spec.ttlSecondsAfterFinished: the pods of an ended run are
+// kept until it passes, then deleted, its status kept; with ttlDeletesLoadTest the
+// LoadTest itself is deleted.
+func TestLoadTestTTL(t *testing.T) {
+	t.Run("finished: pods deleted, status kept", func(t *testing.T) {
+		_, ns, _ := setup(t)
+		lt := createLoadTest(t, ns, "ttl", 2, func(lt *dilov1.LoadTest) {
+			lt.Spec.TTLSecondsAfterFinished = ptr.To[int32](3)
+		})
+		waitState(t, lt, dilov1.StateExecuting)
+		pods := waitPods(t, lt, 1, 2)
+		runAll(t, pods)
+		start, err := time.Parse(time.RFC3339, waitStartAt(t, lt, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := resultMessage(t, start, 100, 0, 10*time.Millisecond)
+		for _, p := range pods {
+			setPodStatus(t, p.Name, ns, succeeded(msg))
+		}
+		finished := waitState(t, lt, dilov1.StateFinished)
+		// completionTime is stored to the second: the TTL passes 2 to 3 seconds from now.
+		consistently(t, time.Second, func() error {
+			if n := len(runPods(t, lt, 1)); n != 2 {
+				return fmt.Errorf("%d pods left before the TTL passed, want 2", n)
+			}
+			return nil
+		})
+		waitGone(t, lt)
+		got := waitState(t, lt, dilov1.StateFinished)
+		if diff := cmp.Diff(finished.Status, got.Status); diff != "" {
+			t.Errorf("status changed when the pods were deleted (-before +after):\n%s", diff)
+		}
+		if got.Status.Results == nil || got.Status.Results.Requests != 200 {
+			t.Errorf("results %+v, want 200 requests kept", got.Status.Results)
+		}
+		waitEvents(t, got, "Finished", "PodsExpired")
+	})
+	t.Run("failed: LoadTest deleted", func(t *testing.T) {
+		_, ns, _ := setup(t)
+		lt := createLoadTest(t, ns, "ttl-delete", 2, func(lt *dilov1.LoadTest) {
+			lt.Spec.TTLSecondsAfterFinished = ptr.To[int32](0)
+			lt.Spec.TTLDeletesLoadTest = true
+		})
+		waitState(t, lt, dilov1.StateExecuting)
+		pods := waitPods(t, lt, 1, 2)
+		setPodStatus(t, pods[0].Name, ns, ended(corev1.PodFailed, "Error", 1, "agent: boom"))
+		err := testenv.Eventually(context.Background(), wait, func(ctx context.Context) error {
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(lt), &dilov1.LoadTest{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("LoadTest still exists (%v)", err)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, lt)
+	})
+}
+
+// TestLoadTestPodTemplate checks that the stored pods carry spec.podTemplate, DiLO's
+// labels winning, and that the run still goes on.
+func TestLoadTestPodTemplate(t *testing.T) {
+	_, ns, _ := setup(t)
+	tolerations := []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "load", Effect: corev1.TaintEffectNoSchedule}}
+	affinity := &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 10, PodAffinityTerm: corev1.PodAffinityTerm{
+			TopologyKey: "kubernetes.io/hostname", LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"example.org/loadtest": "tpl"}},
+		}}},
+	}}
+	lt := createLoadTest(t, ns, "tpl", 2, func(lt *dilov1.LoadTest) {
+		lt.Spec.PodTemplate = &dilov1.AgentPodTemplate{
+			Metadata: dilov1.AgentPodMetadata{
+				Labels:      map[string]string{"team": "perf", "example.org/loadtest": "other"},
+				Annotations: map[string]string{"sidecar.istio.io/inject": "false"},
+			},
+			Spec: dilov1.AgentPodSpec{
+				Resources: &corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+				},
+				NodeSelector: map[string]string{"pool": "load"},
+				Tolerations:  tolerations,
+				Affinity:     affinity,
+			},
+		}
+	})
+	waitState(t, lt, dilov1.StateExecuting)
+	for i, p := range waitPods(t, lt, 1, 2) {
+		wantLabels := map[string]string{"app.kubernetes.io/managed-by": "dilo", "example.org/loadtest": "tpl",
+			"example.org/run": "1", "example.org/replica": fmt.Sprint(i), "team": "perf"}
+		if diff := cmp.Diff(wantLabels, p.Labels); diff != "" {
+			t.Errorf("pod %s labels (-want +got):\n%s", p.Name, diff)
+		}
+		if p.Annotations["sidecar.istio.io/inject"] != "false" {
+			t.Errorf("pod %s annotations %v, want sidecar.istio.io/inject: false", p.Name, p.Annotations)
+		}
+		res := p.Spec.Containers[0].Resources
+		if res.Requests.Cpu().String() != "500m" || res.Limits.Memory().String() != "512Mi" {
+			t.Errorf("pod %s resources %+v, want the template's", p.Name, res)
+		}
+		if diff := cmp.Diff(map[string]string{"pool": "load"}, p.Spec.NodeSelector); diff != "" {
+			t.Errorf("pod %s nodeSelector (-want +got):\n%s", p.Name, diff)
+		}
+		if !slices.ContainsFunc(p.Spec.Tolerations, func(tol corev1.Toleration) bool { return tol == tolerations[0] }) {
+			t.Errorf("pod %s tolerations %+v, want %+v among them", p.Name, p.Spec.Tolerations, tolerations[0])
+		}
+		if diff := cmp.Diff(affinity, p.Spec.Affinity); diff != "" {
+			t.Errorf("pod %s affinity (-want +got):\n%s", p.Name, diff)
+		}
 	}
 }

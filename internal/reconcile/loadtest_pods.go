@@ -24,9 +24,11 @@ const (
 )
 
 // runSpecHash identifies what a run runs: the spec without updatePolicy, which only
-// tells the webhook what an edit may do.
+// tells the webhook what an edit may do, and without the TTL fields, which only say
+// when an ended run is cleaned up.
 func runSpecHash(spec dilov1.LoadTestSpec) (string, error) {
 	spec.UpdatePolicy = ""
+	spec.TTLSecondsAfterFinished, spec.TTLDeletesLoadTest = nil, false
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return "", fmt.Errorf("failed to hash the spec: %w", err)
@@ -127,11 +129,12 @@ func agentRunArgs(t dilov1.TestSpec, url string) []string {
 	)
 }
 
-// desiredLoadTestPod is replica of run of lt, sending to tgt, running image.
+// desiredLoadTestPod is replica of run of lt, sending to tgt, running image, with
+// spec.podTemplate applied (see applyPodTemplate).
 func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt target, image string) *corev1.Pod {
 	labels := runLabels(lt.Name, run)
 	labels[dilov1.LabelReplica] = strconv.Itoa(int(replica))
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            loadTestPodName(lt.Name, run, replica),
 			Namespace:       lt.Namespace,
@@ -165,4 +168,36 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt targe
 			}},
 		},
 	}
+	if lt.Spec.PodTemplate != nil {
+		applyPodTemplate(pod, lt.Spec.PodTemplate)
+	}
+	return pod
+}
+
+// applyPodTemplate adds a user's pod template to a load-generator pod: labels and
+// annotations are added, DiLO's own (the run's labels, example.org/start-at) winning;
+// resources replace the agent container's as a whole; nodeSelector, tolerations and
+// affinity are set.
+func applyPodTemplate(pod *corev1.Pod, pt *dilov1.AgentPodTemplate) {
+	for k, v := range pt.Metadata.Labels {
+		if _, dilo := pod.Labels[k]; !dilo {
+			pod.Labels[k] = v
+		}
+	}
+	for k, v := range pt.Metadata.Annotations {
+		if k == dilov1.AnnotationStartAt {
+			continue
+		}
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[k] = v
+	}
+	spec := pt.DeepCopy().Spec
+	if spec.Resources != nil {
+		pod.Spec.Containers[0].Resources = *spec.Resources
+	}
+	pod.Spec.NodeSelector = spec.NodeSelector
+	pod.Spec.Tolerations = spec.Tolerations
+	pod.Spec.Affinity = spec.Affinity
 }

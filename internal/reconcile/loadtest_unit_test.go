@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -400,5 +401,99 @@ func TestSleepSeconds(t *testing.T) {
 		if got != tc.want || (err != nil) != tc.wantErr {
 			t.Errorf("sleepSeconds(%v) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+func TestTTLLeft(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	ended := func(state dilov1.State, ttl *int32, end time.Time) *dilov1.LoadTest {
+		lt := &dilov1.LoadTest{Spec: dilov1.LoadTestSpec{TTLSecondsAfterFinished: ttl}, Status: dilov1.LoadTestStatus{State: state}}
+		if !end.IsZero() {
+			lt.Status.CompletionTime = &metav1.Time{Time: end}
+		}
+		return lt
+	}
+	for _, tc := range []struct {
+		name     string
+		lt       *dilov1.LoadTest
+		wantLeft time.Duration
+		wantOK   bool
+	}{
+		{"no TTL", ended(dilov1.StateFinished, nil, now), 0, false},
+		{"executing", ended(dilov1.StateExecuting, ptr.To[int32](10), time.Time{}), 0, false},
+		{"finished, not yet", ended(dilov1.StateFinished, ptr.To[int32](10), now.Add(-4*time.Second)), 6 * time.Second, true},
+		{"failed, passed", ended(dilov1.StateFailed, ptr.To[int32](10), now.Add(-11*time.Second)), -time.Second, true},
+		{"0: at once", ended(dilov1.StateFinished, ptr.To[int32](0), now), 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			left, ok := ttlLeft(tc.lt, now)
+			if left != tc.wantLeft || ok != tc.wantOK {
+				t.Errorf("ttlLeft() = %v, %v; want %v, %v", left, ok, tc.wantLeft, tc.wantOK)
+			}
+		})
+	}
+}
+
+// TestRunSpecHashIgnoresTTL: editing the TTL fields of an ended run does not start a
+// new run; editing the pod template does.
+func TestRunSpecHashIgnoresTTL(t *testing.T) {
+	spec := dilov1.LoadTestSpec{Replicas: 1, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}}
+	base, _ := runSpecHash(spec)
+	withTTL := spec
+	withTTL.TTLSecondsAfterFinished, withTTL.TTLDeletesLoadTest = ptr.To[int32](5), true
+	if h, _ := runSpecHash(withTTL); h != base {
+		t.Errorf("the TTL fields changed the run spec hash")
+	}
+	withTemplate := spec
+	withTemplate.PodTemplate = &dilov1.AgentPodTemplate{Metadata: dilov1.AgentPodMetadata{Labels: map[string]string{"team": "a"}}}
+	if h, _ := runSpecHash(withTemplate); h == base {
+		t.Errorf("the pod template did not change the run spec hash")
+	}
+}
+
+// TestDesiredLoadTestPodTemplate: spec.podTemplate adds labels, annotations, resources
+// and scheduling constraints; DiLO's labels and start-at annotation win.
+func TestDesiredLoadTestPodTemplate(t *testing.T) {
+	lt := &dilov1.LoadTest{
+		ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns", UID: "uid-1", Generation: 3},
+		Spec:       dilov1.LoadTestSpec{Replicas: 2, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}},
+	}
+	tgt := target{URL: "http://web.ns.svc:80/"}
+	want := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
+
+	resources := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+	}
+	tolerations := []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "load", Effect: corev1.TaintEffectNoSchedule}}
+	affinity := &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}},
+		}}},
+	}}
+	lt.Spec.PodTemplate = &dilov1.AgentPodTemplate{
+		Metadata: dilov1.AgentPodMetadata{
+			Labels:      map[string]string{"team": "perf", "example.org/run": "999", "app.kubernetes.io/managed-by": "me"},
+			Annotations: map[string]string{"sidecar.istio.io/inject": "false", "example.org/start-at": "2020-01-01T00:00:00Z"},
+		},
+		Spec: dilov1.AgentPodSpec{
+			Resources: resources.DeepCopy(), NodeSelector: map[string]string{"pool": "load"},
+			Tolerations: tolerations, Affinity: affinity.DeepCopy(),
+		},
+	}
+	got := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
+
+	want.Labels["team"] = "perf"
+	want.Annotations = map[string]string{"sidecar.istio.io/inject": "false"}
+	want.Spec.Containers[0].Resources = resources
+	want.Spec.NodeSelector = map[string]string{"pool": "load"}
+	want.Spec.Tolerations = tolerations
+	want.Spec.Affinity = affinity
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("desiredLoadTestPod with a pod template (-want +got):\n%s", diff)
+	}
+	got.Spec.Affinity.NodeAffinity = nil
+	if lt.Spec.PodTemplate.Spec.Affinity.NodeAffinity == nil {
+		t.Errorf("the pod shares the LoadTest's affinity: a change of the pod changed the spec")
 	}
 }

@@ -68,6 +68,7 @@ func (v *LoadTestValidator) validateSpec(ctx context.Context, lt *dilov1.LoadTes
 	errs = append(errs, validateMethod(lt.Spec.Test.Method, test.Child("method"))...)
 	errs = append(errs, validateRequestPath(lt.Spec.Test.Path, test.Child("path"))...)
 	errs = append(errs, validateThresholds(lt.Spec.Thresholds, spec.Child("thresholds"))...)
+	errs = append(errs, validatePodTemplate(lt.Spec.PodTemplate, spec.Child("podTemplate"))...)
 
 	namespace := namespaceOf(ctx, lt)
 	svc, err := v.service(ctx, namespace, lt.Spec.Test.ServiceName)

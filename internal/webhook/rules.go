@@ -3,6 +3,7 @@ package webhook
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -11,7 +12,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -132,6 +135,32 @@ func validateThresholds(th *dilov1.Thresholds, p *field.Path) field.ErrorList {
 	return errs
 }
 
+// validatePodTemplate checks what the API server would otherwise reject only when the
+// pods are created, leaving the run pending: label, annotation and nodeSelector
+// syntax, resource claims (the pods have none to refer to) and requests above limits.
+func validatePodTemplate(pt *dilov1.AgentPodTemplate, p *field.Path) field.ErrorList {
+	if pt == nil {
+		return nil
+	}
+	meta, spec := p.Child("metadata"), p.Child("spec")
+	errs := metav1validation.ValidateLabels(pt.Metadata.Labels, meta.Child("labels"))
+	errs = append(errs, apivalidation.ValidateAnnotations(pt.Metadata.Annotations, meta.Child("annotations"))...)
+	errs = append(errs, metav1validation.ValidateLabels(pt.Spec.NodeSelector, spec.Child("nodeSelector"))...)
+	if r := pt.Spec.Resources; r != nil {
+		if len(r.Claims) > 0 {
+			errs = append(errs, field.Forbidden(spec.Child("resources", "claims"), "load-generator pods have no resource claims to refer to"))
+		}
+		for _, name := range slices.Sorted(maps.Keys(r.Requests)) {
+			limit, ok := r.Limits[name]
+			if req := r.Requests[name]; ok && req.Cmp(limit) > 0 {
+				errs = append(errs, field.Invalid(spec.Child("resources", "requests").Key(string(name)), req.String(),
+					fmt.Sprintf("must be less than or equal to the %s limit (%s)", name, limit.String())))
+			}
+		}
+	}
+	return errs
+}
+
 // validateService checks that svc, the Service spec.test.serviceName names in
 // namespace (nil when there is none), exists, is not an ExternalName alias of a
 // host outside the cluster, and has a port to send to.
@@ -245,10 +274,13 @@ func isRunning(state dilov1.State) bool {
 }
 
 // changedSpecFields lists the fields of spec that differ between old and updated,
-// but for spec.updatePolicy, which is always allowed to change.
+// but for spec.updatePolicy and the TTL fields, which are always allowed to change:
+// they never restart a run.
 func changedSpecFields(old, updated *dilov1.LoadTest) []string {
 	oldSpec, newSpec := old.Spec.DeepCopy(), updated.Spec.DeepCopy()
 	oldSpec.UpdatePolicy, newSpec.UpdatePolicy = "", ""
+	oldSpec.TTLSecondsAfterFinished, newSpec.TTLSecondsAfterFinished = nil, nil
+	oldSpec.TTLDeletesLoadTest, newSpec.TTLDeletesLoadTest = false, false
 	return changedFields("spec", oldSpec, newSpec)
 }
 

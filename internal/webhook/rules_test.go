@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -304,6 +305,16 @@ func TestValidateEditWhileRunning(t *testing.T) {
 		{"Reject after the run failed: allowed, a new run", loadTest(reject, dilov1.StateFailed, 5), loadTest(reject, dilov1.StateFailed, 6), nil},
 		{"Reject before any run: allowed", loadTest(reject, "", 5), loadTest(reject, "", 6), nil},
 		{"Reject, spec unchanged", loadTest(reject, dilov1.StateExecuting, 5), loadTest(reject, dilov1.StateExecuting, 5), nil},
+		{"Reject: changing only the TTL fields is allowed", loadTest(reject, dilov1.StateExecuting, 5), func() *dilov1.LoadTest {
+			lt := loadTest(reject, dilov1.StateExecuting, 5)
+			lt.Spec.TTLSecondsAfterFinished, lt.Spec.TTLDeletesLoadTest = ptr(int32(60)), true
+			return lt
+		}(), nil},
+		{"Reject: the pod template is not", loadTest(reject, dilov1.StateExecuting, 5), func() *dilov1.LoadTest {
+			lt := loadTest(reject, dilov1.StateExecuting, 5)
+			lt.Spec.PodTemplate = &dilov1.AgentPodTemplate{Spec: dilov1.AgentPodSpec{NodeSelector: map[string]string{"pool": "load"}}}
+			return lt
+		}(), denied("executing", "spec.podTemplate")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,6 +359,56 @@ func TestValidateSleepytime(t *testing.T) {
 			got := messages(validateSleepytime(tt.s, field.NewPath("spec", "sleepytime")))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("validateSleepytime() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidatePodTemplate(t *testing.T) {
+	p := field.NewPath("spec", "podTemplate")
+	// Only the field and the kind of error: the messages are apimachinery's.
+	fields := func(errs field.ErrorList) []string {
+		var out []string
+		for _, e := range errs {
+			out = append(out, e.Field+": "+e.Type.String())
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		pt   *dilov1.AgentPodTemplate
+		want []string
+	}{
+		{"unset", nil, nil},
+		{"valid", &dilov1.AgentPodTemplate{
+			Metadata: dilov1.AgentPodMetadata{Labels: map[string]string{"team": "perf"}, Annotations: map[string]string{"sidecar.istio.io/inject": "false"}},
+			Spec: dilov1.AgentPodSpec{NodeSelector: map[string]string{"pool": "load"}, Resources: &corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
+				Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
+			}},
+		}, nil},
+		{"bad label, annotation and nodeSelector", &dilov1.AgentPodTemplate{
+			Metadata: dilov1.AgentPodMetadata{Labels: map[string]string{"team": "a b"}, Annotations: map[string]string{"bad key": "x"}},
+			Spec:     dilov1.AgentPodSpec{NodeSelector: map[string]string{"-pool": "load"}},
+		}, []string{
+			"spec.podTemplate.metadata.labels: Invalid value",
+			"spec.podTemplate.metadata.annotations: Invalid value",
+			"spec.podTemplate.spec.nodeSelector: Invalid value",
+		}},
+		{"claims and requests above limits", &dilov1.AgentPodTemplate{Spec: dilov1.AgentPodSpec{Resources: &corev1.ResourceRequirements{
+			Claims:   []corev1.ResourceClaim{{Name: "gpu"}},
+			Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+		}}}, []string{
+			"spec.podTemplate.spec.resources.claims: Forbidden",
+			"spec.podTemplate.spec.resources.requests[memory]: Invalid value",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := fields(validatePodTemplate(tt.pt, p))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("validatePodTemplate() (-want +got):\n%s", diff)
 			}
 		})
 	}
