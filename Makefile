@@ -89,3 +89,9 @@ fuzz: ## Fuzz the admission webhooks' validators and defaulter, $(FUZZTIME) per 
 	for target in FuzzValidateLoadTest FuzzValidateSimpleDeployment; do \
 	  go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) ./internal/webhook/; \
 	done
+
+.PHONY: bench-scale
+bench-scale: ## Scale benchmarks on envtest (tag scale): pod throughput vs the Job controller, webhook latency, manager RSS; prints ratio=, added_p99_ms=, rss_mib=.
+	assets=$$(hack/k8s-bin.sh kube-apiserver etcd kube-controller-manager kubectl | tail -1); \
+	KUBEBUILDER_ASSETS=$$assets go test -tags scale -count=1 -timeout 15m -v ./test/scale/ 2>&1 \
+	  | grep -Ev '^(=== RUN|=== PAUSE|=== CONT)'

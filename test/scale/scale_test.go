@@ -195,15 +195,25 @@ func loadTest(ns, name string, replicas int32) *dilov1.LoadTest {
 // createAll creates n objects made by newObj with workers goroutines and returns the
 // first error.
 func createAll(ctx context.Context, c client.Client, n, workers int, newObj func(i int) client.Object) error {
+	return forEach(ctx, n, workers, func(ctx context.Context, i int) error {
+		if err := c.Create(ctx, newObj(i)); err != nil {
+			return fmt.Errorf("failed to create object %d: %w", i, err)
+		}
+		return nil
+	})
+}
+
+// forEach calls fn for 0 to n-1 on workers goroutines and returns the first error.
+func forEach(ctx context.Context, n, workers int, fn func(context.Context, int) error) error {
 	next := make(chan int)
-	errs := make(chan error, workers)
+	errs := make(chan error, 1)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				if err := c.Create(ctx, newObj(i)); err != nil {
+				if err := fn(ctx, i); err != nil {
 					select {
-					case errs <- fmt.Errorf("failed to create object %d: %w", i, err):
+					case errs <- err:
 					default:
 					}
 				}

@@ -1,0 +1,165 @@
+//go:build scale
+
+package scale
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/testenv"
+)
+
+const (
+	// rssLoadTests LoadTests of rssReplicas pods each are what the manager holds.
+	rssLoadTests = 1000
+	rssReplicas  = 2
+	// rssGoalMiB is the goal for the manager's peak resident memory.
+	rssGoalMiB = 64
+)
+
+// TestManagerRSS runs the real manager binary against 1000 LoadTests of 2 replicas and
+// reads its peak resident memory (VmHWM) once every LoadTest has a state, twice: a cold
+// start that creates the 2000 pods, then a restart against the 1000 LoadTests and 2000
+// pods with their status cleared; goal: both peaks at most 64 MiB.
+func TestManagerRSS(t *testing.T) {
+	env := jobControlPlane(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/manager")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("failed to build the manager: %v\n%s", err, out)
+	}
+	kubeconfig, err := env.AdminKubeconfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := namespace(t, env, "rss")
+	if err := createAll(ctx, env.Client, rssLoadTests, 8, func(i int) client.Object {
+		return loadTest(ns, fmt.Sprintf("lt-%d", i), rssReplicas)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	cold := managerPeak(t, env, bin, kubeconfig, ns, filepath.Join(dir, "cold.log"))
+	fmt.Printf("rss cold start: %d LoadTests, created %d pods in %.1fs, peak %.1f MiB load=%s\n",
+		rssLoadTests, rssLoadTests*rssReplicas, cold.took.Seconds(), cold.mib, loadAverage())
+
+	// Clear every state: the restarted manager reconciles each LoadTest again, its
+	// pods already there.
+	clear := client.RawPatch(types.MergePatchType, []byte(`{"status":{"state":null}}`))
+	if err := forEach(ctx, rssLoadTests, 8, func(ctx context.Context, i int) error {
+		return env.Client.Status().Patch(ctx, loadTest(ns, fmt.Sprintf("lt-%d", i), rssReplicas), clear)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	restart := managerPeak(t, env, bin, kubeconfig, ns, filepath.Join(dir, "restart.log"))
+	fmt.Printf("rss restart: %d LoadTests and %d pods reconciled in %.1fs, peak %.1f MiB load=%s\n",
+		rssLoadTests, rssLoadTests*rssReplicas, restart.took.Seconds(), restart.mib, loadAverage())
+
+	peak := max(cold.mib, restart.mib)
+	fmt.Printf("rss: manager binary, %d LoadTests × %d pods: cold=%.1f restart=%.1f rss_mib=%.1f (goal ≤ %d)\n",
+		rssLoadTests, rssReplicas, cold.mib, restart.mib, peak, rssGoalMiB)
+	if peak > rssGoalMiB {
+		t.Errorf("the manager's peak RSS was %.1f MiB; goal ≤ %d MiB", peak, rssGoalMiB)
+	}
+}
+
+// managerRun is what one run of the manager binary measured.
+type managerRun struct {
+	took time.Duration
+	mib  float64
+}
+
+// managerPeak runs the manager binary until every LoadTest of ns has a state and all
+// their pods exist, and returns how long that took and its peak RSS.
+func managerPeak(t *testing.T, env *testenv.Env, bin, kubeconfig, ns, logPath string) managerRun {
+	t.Helper()
+	log, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--agent-image="+testImage)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "ENABLE_WEBHOOKS=false")
+	cmd.Stdout, cmd.Stderr = log, log
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("failed to start the manager: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+
+	in := client.InNamespace(ns)
+	err = testenv.Eventually(context.Background(), 4*time.Minute, func(ctx context.Context) error {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("the manager exited: %v (log %s)", err, logPath)
+		default:
+		}
+		var lts dilov1.LoadTestList
+		if err := env.Client.List(ctx, &lts, in); err != nil {
+			return err
+		}
+		unset := 0
+		for _, lt := range lts.Items {
+			if lt.Status.State == "" {
+				unset++
+			}
+		}
+		var pods corev1.PodList
+		if err := env.Client.List(ctx, &pods, in, client.MatchingLabels{dilov1.LabelManagedBy: dilov1.ManagedByDiLO}); err != nil {
+			return err
+		}
+		if unset > 0 || len(pods.Items) < rssLoadTests*rssReplicas {
+			time.Sleep(time.Second) // listing 1000 LoadTests and 2000 pods is not free
+			return fmt.Errorf("%d LoadTests without a state, %d pods", unset, len(pods.Items))
+		}
+		return nil
+	})
+	took := time.Since(began)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the last pod events and status patches
+	kib, err := vmHWM(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return managerRun{took: took, mib: float64(kib) / 1024}
+}
+
+// vmHWM reads a process's peak resident set size, in KiB.
+func vmHWM(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
