@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	dilometrics "github.com/dilo-operator/dilo/internal/metrics"
 	"github.com/dilo-operator/dilo/internal/reconcile"
 	"github.com/dilo-operator/dilo/internal/scheme"
 	webhooks "github.com/dilo-operator/dilo/internal/webhook"
@@ -134,6 +135,7 @@ func run(o options) error {
 	if err := (&reconcile.SimpleDeploymentReconciler{AgentImage: o.agentImage}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the SimpleDeployment controller: %w", err)
 	}
+	dilometrics.MustRegisterRuns(mgr.GetCache()) // dilo_loadtest_runs, counted from the cache at scrape time
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add the health check: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/metrics"
 )
 
 // LoadTestReconciler runs a LoadTest's runs: see the package documentation.
@@ -118,6 +119,9 @@ type step struct {
 func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	lt := &dilov1.LoadTest{}
 	if err := r.Get(ctx, req.NamespacedName, lt); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.Forget(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !lt.DeletionTimestamp.IsZero() {
@@ -492,12 +496,25 @@ func (r *LoadTestReconciler) patchStatus(ctx context.Context, s *runScope) error
 	return nil
 }
 
-// recordTransitions records an Event for every state transition of the reconcile.
+// recordTransitions records an Event for every state transition of the reconcile, and
+// the metrics of a run that ended.
 func (r *LoadTestReconciler) recordTransitions(s *runScope) {
+	lt, st := s.lt, s.lt.Status
+	prev := s.before.Status.State
+	if s.newRun {
+		prev = dilov1.StatePending
+	}
+	if st.State != prev && st.StartTime != nil && st.CompletionTime != nil {
+		switch st.State {
+		case dilov1.StateFinished:
+			metrics.RunEnded(lt.Namespace, lt.Name, metrics.ResultFinished, st.CompletionTime.Sub(st.StartTime.Time), st.Results)
+		case dilov1.StateFailed:
+			metrics.RunEnded(lt.Namespace, lt.Name, metrics.ResultFailed, st.CompletionTime.Sub(st.StartTime.Time), st.Results)
+		}
+	}
 	if r.Recorder == nil {
 		return
 	}
-	lt, st := s.lt, s.lt.Status
 	if s.newRun {
 		note := fmt.Sprintf("Started run %d: %d pods", s.run, len(s.names))
 		if s.before.Status.State != "" {
@@ -508,10 +525,6 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 	if s.expired > 0 {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "PodsExpired", "DeletePods",
 			"Deleted the %d pods of run %d: ttlSecondsAfterFinished (%ds) passed", s.expired, s.run, *lt.Spec.TTLSecondsAfterFinished)
-	}
-	prev := s.before.Status.State
-	if s.newRun {
-		prev = dilov1.StatePending
 	}
 	if s.gateOpened != "" {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "StartGateOpened", "OpenStartGate",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/metrics"
 	"github.com/dilo-operator/dilo/internal/testenv"
 )
 
@@ -452,6 +454,11 @@ func TestLoadTestTTL(t *testing.T) {
 			t.Errorf("results %+v, want 200 requests kept", got.Status.Results)
 		}
 		waitEvents(t, got, "Finished", "PodsExpired")
+		// The run's end was recorded in the metrics, once.
+		var m dto.Metric
+		if err := metrics.Requests.WithLabelValues(ns, "ttl").Write(&m); err != nil || m.GetCounter().GetValue() != 200 {
+			t.Errorf("dilo_loadtest_requests_total = %v (%v), want 200", m.GetCounter().GetValue(), err)
+		}
 	})
 	t.Run("failed: LoadTest deleted", func(t *testing.T) {
 		_, ns, _ := setup(t)
