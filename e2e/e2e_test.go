@@ -246,7 +246,13 @@ func TestSimpleDeploymentSample(t *testing.T) {
 // Service "nginx" running /target), ready; it is deleted when the test ends.
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dilo-e2e-"}}
+	return newLabelledNamespace(t, nil)
+}
+
+// newLabelledNamespace is newNamespace with labels on the namespace.
+func newLabelledNamespace(t *testing.T, labels map[string]string) string {
+	t.Helper()
+	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dilo-e2e-", Labels: labels}}
 	if err := k8s.Create(ctx(t), nsObj); err != nil {
 		t.Fatalf("failed to create a namespace: %v", err)
 	}
