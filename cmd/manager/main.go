@@ -9,9 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -48,6 +51,9 @@ type options struct {
 	agentImage string
 	// maxReplicas is the webhook's cap on spec.replicas, at most the schema's.
 	maxReplicas int
+	// watchNamespaces, when set, are the only namespaces the manager watches (its
+	// --watch-namespaces); empty means every namespace.
+	watchNamespaces string
 }
 
 func main() {
@@ -80,6 +86,9 @@ func parseFlags() options {
 		"The image of the load-generator pods and SimpleDeployment pods; it holds the /agent binary.")
 	flag.IntVar(&o.maxReplicas, "max-replicas", 100,
 		fmt.Sprintf("The admission webhook's cap on spec.replicas (at most %d, the schema's).", dilov1.MaxReplicas))
+	flag.StringVar(&o.watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces the manager watches and runs LoadTests in, e.g. a,b; empty: every namespace. "+
+			"With it the manager needs rights in those namespaces only (config/namespaced).")
 	zapOpts := zap.Options{Development: true}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -92,6 +101,10 @@ func parseFlags() options {
 func run(o options) error {
 	if o.maxReplicas < 1 || o.maxReplicas > dilov1.MaxReplicas {
 		return fmt.Errorf("--max-replicas=%d: must be from 1 to %d", o.maxReplicas, dilov1.MaxReplicas)
+	}
+	namespaces, err := parseWatchNamespaces(o.watchNamespaces)
+	if err != nil {
+		return fmt.Errorf("--watch-namespaces=%s: %w", o.watchNamespaces, err)
 	}
 	// HTTP/2 stays off unless asked for: its stream cancellation and rapid reset CVEs.
 	var tlsOpts []func(*tls.Config)
@@ -120,7 +133,7 @@ func run(o options) error {
 		// main returns as soon as the manager stops, so stepping down at once is safe
 		// and lets a standby take over without waiting out the lease.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         ownPodsOnly(),
+		Cache:                         cacheOptions(namespaces),
 	}
 	if o.enableWebhooks {
 		mgrOpts.WebhookServer = webhook.NewServer(webhookOpts)
@@ -151,14 +164,46 @@ func run(o options) error {
 			return fmt.Errorf("failed to add the webhook ready check: %w", err)
 		}
 	}
-	ctrl.Log.WithName("setup").Info("Starting manager", "webhooks", o.enableWebhooks)
+	ctrl.Log.WithName("setup").Info("Starting manager", "webhooks", o.enableWebhooks, "watchNamespaces", namespaces)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
-// ownPodsOnly makes the manager's cache hold only the pods DiLO created, not every
-// pod of the cluster: memory stays proportional to DiLO's own work.
-func ownPodsOnly() cache.Options {
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+// cacheOptions makes the manager's cache hold only the pods DiLO created, not every
+// pod of the cluster, so that memory stays proportional to DiLO's own work; and, when
+// namespaces are given, only objects of those namespaces (nil: every namespace).
+func cacheOptions(namespaces []string) cache.Options {
+	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{dilov1.LabelManagedBy: dilov1.ManagedByDiLO})},
 	}}
+	if len(namespaces) > 0 {
+		o.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			o.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return o
+}
+
+// parseWatchNamespaces parses --watch-namespaces: namespace names separated by commas,
+// spaces around them ignored. It returns them sorted without duplicates, nil for an
+// empty value (every namespace), and an error naming every entry that is not a
+// namespace name (an empty entry included).
+func parseWatchNamespaces(value string) ([]string, error) {
+	if strings.TrimSpace(value) == "" {
+		return nil, nil
+	}
+	var namespaces, bad []string
+	for entry := range strings.SplitSeq(value, ",") {
+		ns := strings.TrimSpace(entry)
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			bad = append(bad, fmt.Sprintf("%q: %s", ns, strings.Join(errs, "; ")))
+			continue
+		}
+		namespaces = append(namespaces, ns)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("not namespace names: %s", strings.Join(bad, ", "))
+	}
+	slices.Sort(namespaces)
+	return slices.Compact(namespaces), nil
 }
