@@ -104,6 +104,8 @@ func TestSchemaRejectsInvalidObjects(t *testing.T) {
 		{"duration without rate", "example-02.yaml", set("spec", "test", "durationSeconds", 10), "spec.test.rate", "spec.test.rate: Required value: must be set when durationSeconds is"},
 		{"maxErrorRatio above 1", "example-02.yaml", set("spec", "thresholds", "maxErrorRatio", "1.5"), "spec.thresholds.maxErrorRatio", "should match"},
 		{"updatePolicy unknown", "example-02.yaml", set("spec", "updatePolicy", "Sometimes"), "spec.updatePolicy", `Unsupported value: "Sometimes"`},
+		{"ttlSecondsAfterFinished negative", "example-02.yaml", set("spec", "ttlSecondsAfterFinished", -1), "spec.ttlSecondsAfterFinished", "should be greater than or equal to 0"},
+		{"podTemplate resources not a quantity", "example-02.yaml", set("spec", "podTemplate", "spec", "resources", "limits", "cpu", "lots"), "spec.podTemplate.spec.resources.limits.cpu", "should match"},
 		{"name too long", "example-02.yaml", setName(strings.Repeat("a", 51)), "<nil>", "metadata.name must be at most 50 characters"},
 		{"sleepytime abc", "example-01.yaml", set("spec", "sleepytime", "abc"), "spec.sleepytime", "should match"},
 		{"sleepytime negative", "example-01.yaml", set("spec", "sleepytime", -1), "spec.sleepytime", "from 0 to 86400"},
