@@ -141,25 +141,37 @@ func managerPeak(t *testing.T, env *testenv.Env, bin, kubeconfig, ns, logPath st
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // the last pod events and status patches
-	kib, err := vmHWM(cmd.Process.Pid)
+	st, err := procStatus(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return managerRun{took: took, mib: float64(kib) / 1024}
+	fmt.Printf("rss manager now: VmRSS=%dMiB RssAnon=%dMiB RssFile=%dMiB (peak VmHWM=%dMiB)\n",
+		st["VmRSS"]/1024, st["RssAnon"]/1024, st["RssFile"]/1024, st["VmHWM"]/1024)
+	return managerRun{took: took, mib: float64(st["VmHWM"]) / 1024}
 }
 
-// vmHWM reads a process's peak resident set size, in KiB.
-func vmHWM(pid int) (int64, error) {
+// procStatus reads the memory figures of /proc/<pid>/status, in KiB, by name
+// (VmHWM is the peak resident set size).
+func procStatus(pid int) (map[string]int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer f.Close()
+	kib := map[string]int64{}
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		name, v, ok := strings.Cut(s.Text(), ":")
+		v = strings.TrimSpace(v)
+		if !ok || !strings.HasSuffix(v, " kB") {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64); err == nil {
+			kib[name] = n
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	if _, ok := kib["VmHWM"]; !ok {
+		return nil, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	}
+	return kib, s.Err()
 }
