@@ -29,6 +29,10 @@ const (
 	ReasonEvicted = "Evicted"
 	// ReasonPodDeleted: a pod of the run was deleted, or disappeared, while the run was going.
 	ReasonPodDeleted = "PodDeleted"
+	// ReasonPodRejected: the API server refused to create a pod of the run: invalid
+	// (e.g. a bad spec.podTemplate) or forbidden by an admission plugin (Pod Security,
+	// a ResourceQuota). The message quotes the API server.
+	ReasonPodRejected = "PodRejected"
 	// ReasonPodFailed: a pod ended failed for another reason (the agent exited non-zero).
 	ReasonPodFailed = "PodFailed"
 	// ReasonDeadlineExceeded: the run was still going spec.deadlineSeconds after it started.

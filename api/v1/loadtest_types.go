@@ -321,7 +321,7 @@ type LoadTestStatus struct {
 	// as for a Job. A new run clears them. Failed reasons: Unschedulable,
 	// ImagePullFailed, ContainerCreateFailed, OOMKilled, Evicted, PodDeleted, PodFailed,
 	// DeadlineExceeded, ServiceNotFound, ExternalNameService, ServicePortNotFound,
-	// ResultUnreadable, ThresholdBroken.
+	// ResultUnreadable, ThresholdBroken, PodRejected.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -389,7 +389,8 @@ type Latency struct {
 // (PodDeleted), or ends failed otherwise (PodFailed); when spec.deadlineSeconds passes
 // (DeadlineExceeded); when, as the run starts, its Service is missing, of type
 // ExternalName or without the port (ServiceNotFound, ExternalNameService,
-// ServicePortNotFound); or when a pod's result is unreadable (ResultUnreadable) or
+// ServicePortNotFound); when the API server refuses a pod as invalid or forbidden
+// (PodRejected); or when a pod's result is unreadable (ResultUnreadable) or
 // the merged results break spec.thresholds (ThresholdBroken). The pods of a failed
 // run that still run are deleted; ended pods are kept for their logs until the next
 // run or the LoadTest's deletion, or until spec.ttlSecondsAfterFinished has passed.

@@ -316,6 +316,10 @@ func (r *LoadTestReconciler) createPods(ctx context.Context, s *runScope) (bool,
 			if apierrors.IsAlreadyExists(err) {
 				continue // created before the cache saw it
 			}
+			if f := podRejected(name, err); f != nil {
+				s.failure = f
+				return false, nil
+			}
 			return false, fmt.Errorf("failed to create pod %s: %w", name, err)
 		}
 		log.FromContext(ctx).V(1).Info("Created pod", "pod", client.ObjectKeyFromObject(pod))

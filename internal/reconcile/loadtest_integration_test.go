@@ -483,6 +483,22 @@ func TestLoadTestTTL(t *testing.T) {
 	})
 }
 
+// TestLoadTestPodRejected checks that a pod the API server refuses (here an invalid
+// toleration, which no webhook caught) fails the run instead of leaving it pending.
+func TestLoadTestPodRejected(t *testing.T) {
+	_, ns, _ := setup(t)
+	lt := createLoadTest(t, ns, "rejected", 2, func(lt *dilov1.LoadTest) {
+		lt.Spec.PodTemplate = &dilov1.AgentPodTemplate{Spec: dilov1.AgentPodSpec{
+			// Exists with a value is invalid for a pod.
+			Tolerations: []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists, Value: "v"}},
+		}}
+	})
+	waitFailed(t, lt, dilov1.ReasonPodRejected, "the API server refused pod rejected-1-0")
+	if pods := runPods(t, lt, 0); len(pods) != 0 {
+		t.Errorf("%d pods exist for a run whose pods were refused", len(pods))
+	}
+}
+
 // TestLoadTestPodTemplate checks that the stored pods carry spec.podTemplate, DiLO's
 // labels winning, and that the run still goes on.
 func TestLoadTestPodTemplate(t *testing.T) {

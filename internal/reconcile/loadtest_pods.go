@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -60,6 +61,17 @@ type target struct {
 type failure struct {
 	Reason  string
 	Message string
+}
+
+// podRejected says why the run fails when the API server refuses one of its pods for
+// good: an invalid pod (a bad spec.podTemplate), or one an admission plugin forbids
+// (Pod Security, a ResourceQuota). Retrying the same pod would leave the run pending
+// forever. Other errors are retried.
+func podRejected(name string, err error) *failure {
+	if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
+		return nil
+	}
+	return &failure{Reason: dilov1.ReasonPodRejected, Message: fmt.Sprintf("the API server refused pod %s: %v", name, err)}
 }
 
 // resolveTarget builds the URL the pods send to from the Service the LoadTest names
