@@ -10,8 +10,9 @@ help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: generate
-generate: ## Regenerate deepcopy, CRDs, RBAC and webhook configurations from the markers.
+generate: ## Regenerate deepcopy, CRDs, RBAC and webhook configurations from the markers, and dist/install.yaml.
 	hack/generate.sh
+	$(MAKE) -s dist
 
 .PHONY: verify-generated
 verify-generated: ## Fail when a generated file is stale.
