@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -191,16 +192,14 @@ func disruptsManager(t *testing.T) {
 	})
 }
 
-// scaleManager sets the manager Deployment's replicas.
+// scaleManager sets the manager Deployment's replicas (a merge patch: no conflict with the
+// Deployment controller's own writes).
 func scaleManager(t *testing.T, replicas int32) {
 	t.Helper()
 	c := context.Background() // also from t.Cleanup, after the test's context is done
-	s, err := clientset.AppsV1().Deployments(managerNamespace).GetScale(c, managerDeployment, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("failed to get the manager's scale: %v", err)
-	}
-	s.Spec.Replicas = replicas
-	if _, err := clientset.AppsV1().Deployments(managerNamespace).UpdateScale(c, managerDeployment, s, metav1.UpdateOptions{}); err != nil {
+	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas)
+	if _, err := clientset.AppsV1().Deployments(managerNamespace).Patch(c, managerDeployment,
+		types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatalf("failed to scale the manager to %d: %v", replicas, err)
 	}
 }
