@@ -9,7 +9,8 @@
 // Tuning, all optional: SCALE_QPS and SCALE_BURST (the client rate limit of both DiLO
 // and kube-controller-manager in the throughput benchmark, default 100 and 200),
 // SCALE_ROUNDS (throughput rounds, default 2), SCALE_LOADTESTS (throughput objects per
-// phase, default 500).
+// phase, default 500), SCALE_MANAGER_PKG (the manager package the memory benchmark
+// builds, default ./cmd/manager, to measure a candidate change).
 package scale
 
 import (
