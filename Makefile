@@ -85,10 +85,12 @@ demo: ## Cluster (DILO_KIND=1: kind), cert-manager, DiLO, the demo target and th
 	hack/cluster/demo.sh
 
 FUZZTIME ?= 10s
+FUZZ_TARGETS := internal/webhook:FuzzValidateLoadTest internal/webhook:FuzzValidateSimpleDeployment \
+	internal/agent:FuzzParseArgs internal/report:FuzzParse internal/report/podreport:FuzzParse
 .PHONY: fuzz
-fuzz: ## Fuzz the admission webhooks' validators and defaulter, $(FUZZTIME) per target.
-	for target in FuzzValidateLoadTest FuzzValidateSimpleDeployment; do \
-	  go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) ./internal/webhook/; \
+fuzz: ## Fuzz the admission validators, the agent's arguments and result parsing, $(FUZZTIME) per target.
+	for t in $(FUZZ_TARGETS); do \
+	  go test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) ./$${t%%:*}/; \
 	done
 
 .PHONY: bench-scale
