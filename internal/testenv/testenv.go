@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/dilo-operator/dilo/internal/scheme"
 )
@@ -147,6 +148,15 @@ func (e *Env) startControllerManager(controllers, args []string) error {
 		return fmt.Errorf("failed to start kube-controller-manager: %w", err)
 	}
 	return nil
+}
+
+// WebhookServer returns a webhook server listening where the API server calls DiLO's
+// webhooks (Options.Webhooks), with the serving certificate envtest made.
+func (e *Env) WebhookServer() crwebhook.Server {
+	wo := e.WebhookOptions
+	return crwebhook.NewServer(crwebhook.Options{
+		Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir,
+	})
 }
 
 // AdminKubeconfig writes a kubeconfig for a cluster-admin user of this API server

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/dilo-operator/dilo/internal/testenv"
 	"github.com/dilo-operator/dilo/internal/webhook"
@@ -130,14 +129,11 @@ func pct(count, n uint64) float64 { return 100 * float64(count) / float64(n) }
 // configurations point, waits until it serves and returns its cache.
 func serveWebhooks(t *testing.T, env *testenv.Env) client.Reader {
 	t.Helper()
-	wo := env.WebhookOptions
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		WebhookServer: crwebhook.NewServer(crwebhook.Options{
-			Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir,
-		}),
+		WebhookServer:          env.WebhookServer(),
 	})
 	if err != nil {
 		t.Fatalf("failed to create the manager: %v", err)
