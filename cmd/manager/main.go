@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,6 +54,9 @@ type options struct {
 	// watchNamespaces, when set, are the only namespaces the manager watches (its
 	// --watch-namespaces); empty means every namespace.
 	watchNamespaces string
+	// leaderElectionNamespace holds the leader-election Lease; empty means the pod's own
+	// namespace, which only a manager running in a cluster has. No flag: tests set it.
+	leaderElectionNamespace string
 }
 
 func main() {
@@ -65,29 +69,7 @@ func main() {
 
 func parseFlags() options {
 	var o options
-	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
-		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
-	flag.BoolVar(&o.secureMetrics, "metrics-secure", true,
-		"If set, the metrics endpoint is served securely via HTTPS. Use --metrics-secure=false to use HTTP instead.")
-	flag.StringVar(&o.metricsCertPath, "metrics-cert-path", "", "The directory that contains the metrics server certificate.")
-	flag.StringVar(&o.metricsCertName, "metrics-cert-name", "tls.crt", "The name of the metrics server certificate file.")
-	flag.StringVar(&o.metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
-	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
-	flag.BoolVar(&o.enableLeaderElection, "leader-elect", false,
-		"Enable leader election for controller manager. "+
-			"Enabling this will ensure there is only one active controller manager.")
-	flag.BoolVar(&o.enableHTTP2, "enable-http2", false,
-		"If set, HTTP/2 will be enabled for the metrics and webhook servers.")
-	flag.StringVar(&o.webhookCertPath, "webhook-cert-path", "", "The directory that contains the webhook certificate.")
-	flag.StringVar(&o.webhookCertName, "webhook-cert-name", "tls.crt", "The name of the webhook certificate file.")
-	flag.StringVar(&o.webhookCertKey, "webhook-cert-key", "tls.key", "The name of the webhook key file.")
-	flag.StringVar(&o.agentImage, "agent-image", "localhost/dilo:dev",
-		"The image of the load-generator pods and SimpleDeployment pods; it holds the /agent binary.")
-	flag.IntVar(&o.maxReplicas, "max-replicas", 100,
-		fmt.Sprintf("The admission webhook's cap on spec.replicas (at most %d, the schema's).", dilov1.MaxReplicas))
-	flag.StringVar(&o.watchNamespaces, "watch-namespaces", "",
-		"Comma-separated namespaces the manager watches and runs LoadTests in, e.g. a,b; empty: every namespace. "+
-			"With it the manager needs rights in those namespaces only (config/namespaced).")
+	bindFlags(flag.CommandLine, &o)
 	zapOpts := zap.Options{Development: true}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -97,13 +79,50 @@ func parseFlags() options {
 	return o
 }
 
+// bindFlags defines the manager's flags (but the logger's) in fs, storing into o.
+func bindFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
+		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
+	fs.BoolVar(&o.secureMetrics, "metrics-secure", true,
+		"If set, the metrics endpoint is served securely via HTTPS. Use --metrics-secure=false to use HTTP instead.")
+	fs.StringVar(&o.metricsCertPath, "metrics-cert-path", "", "The directory that contains the metrics server certificate.")
+	fs.StringVar(&o.metricsCertName, "metrics-cert-name", "tls.crt", "The name of the metrics server certificate file.")
+	fs.StringVar(&o.metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	fs.BoolVar(&o.enableLeaderElection, "leader-elect", false,
+		"Enable leader election for controller manager. "+
+			"Enabling this will ensure there is only one active controller manager.")
+	fs.BoolVar(&o.enableHTTP2, "enable-http2", false,
+		"If set, HTTP/2 will be enabled for the metrics and webhook servers.")
+	fs.StringVar(&o.webhookCertPath, "webhook-cert-path", "", "The directory that contains the webhook certificate.")
+	fs.StringVar(&o.webhookCertName, "webhook-cert-name", "tls.crt", "The name of the webhook certificate file.")
+	fs.StringVar(&o.webhookCertKey, "webhook-cert-key", "tls.key", "The name of the webhook key file.")
+	fs.StringVar(&o.agentImage, "agent-image", "localhost/dilo:dev",
+		"The image of the load-generator pods and SimpleDeployment pods; it holds the /agent binary.")
+	fs.IntVar(&o.maxReplicas, "max-replicas", 100,
+		fmt.Sprintf("The admission webhook's cap on spec.replicas (at most %d, the schema's).", dilov1.MaxReplicas))
+	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces the manager watches and runs LoadTests in, e.g. a,b; empty: every namespace. "+
+			"With it the manager needs rights in those namespaces only (config/namespaced).")
+}
+
 func run(o options) error {
+	mgr, err := newManager(ctrl.GetConfigOrDie(), o)
+	if err != nil {
+		return err
+	}
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// newManager sets up, without starting it, the manager o describes talking to the API
+// server as cfg: its cache, DiLO's controllers and, if enabled, the webhooks.
+func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 	if o.maxReplicas < 1 || o.maxReplicas > dilov1.MaxReplicas {
-		return fmt.Errorf("--max-replicas=%d: must be from 1 to %d", o.maxReplicas, dilov1.MaxReplicas)
+		return nil, fmt.Errorf("--max-replicas=%d: must be from 1 to %d", o.maxReplicas, dilov1.MaxReplicas)
 	}
 	namespaces, err := parseWatchNamespaces(o.watchNamespaces)
 	if err != nil {
-		return fmt.Errorf("--watch-namespaces=%s: %w", o.watchNamespaces, err)
+		return nil, fmt.Errorf("--watch-namespaces=%s: %w", o.watchNamespaces, err)
 	}
 	// HTTP/2 stays off unless asked for: its stream cancellation and rapid reset CVEs.
 	var tlsOpts []func(*tls.Config)
@@ -124,11 +143,12 @@ func run(o options) error {
 	}
 
 	mgrOpts := ctrl.Options{
-		Scheme:                 scheme.New(),
-		Metrics:                metrics,
-		HealthProbeBindAddress: o.probeAddr,
-		LeaderElection:         o.enableLeaderElection,
-		LeaderElectionID:       "dilo.example.org",
+		Scheme:                  scheme.New(),
+		Metrics:                 metrics,
+		HealthProbeBindAddress:  o.probeAddr,
+		LeaderElection:          o.enableLeaderElection,
+		LeaderElectionID:        "dilo.example.org",
+		LeaderElectionNamespace: o.leaderElectionNamespace,
 		// main returns as soon as the manager stops, so stepping down at once is safe
 		// and lets a standby take over without waiting out the lease.
 		LeaderElectionReleaseOnCancel: true,
@@ -137,34 +157,34 @@ func run(o options) error {
 	if o.enableWebhooks {
 		mgrOpts.WebhookServer = webhook.NewServer(webhookOpts)
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), mgrOpts)
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
-		return fmt.Errorf("failed to create the manager: %w", err)
+		return nil, fmt.Errorf("failed to create the manager: %w", err)
 	}
 	if err := (&reconcile.LoadTestReconciler{AgentImage: o.agentImage}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("failed to set up the LoadTest controller: %w", err)
+		return nil, fmt.Errorf("failed to set up the LoadTest controller: %w", err)
 	}
 	if err := (&reconcile.SimpleDeploymentReconciler{AgentImage: o.agentImage}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("failed to set up the SimpleDeployment controller: %w", err)
+		return nil, fmt.Errorf("failed to set up the SimpleDeployment controller: %w", err)
 	}
 	dilometrics.MustRegisterRuns(mgr.GetCache()) // dilo_loadtest_runs, counted from the cache at scrape time
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return fmt.Errorf("failed to add the health check: %w", err)
+		return nil, fmt.Errorf("failed to add the health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return fmt.Errorf("failed to add the ready check: %w", err)
+		return nil, fmt.Errorf("failed to add the ready check: %w", err)
 	}
 	if o.enableWebhooks {
 		if err := webhooks.Setup(mgr, webhooks.Options{MaxReplicas: o.maxReplicas}); err != nil {
-			return err
+			return nil, err
 		}
 		// Ready only once the webhook server serves: the API server calls only ready pods.
 		if err := mgr.AddReadyzCheck("webhooks", mgr.GetWebhookServer().StartedChecker()); err != nil {
-			return fmt.Errorf("failed to add the webhook ready check: %w", err)
+			return nil, fmt.Errorf("failed to add the webhook ready check: %w", err)
 		}
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager", "webhooks", o.enableWebhooks, "watchNamespaces", namespaces)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr, nil
 }
 
 // cacheOptions makes the manager's cache hold only the pods DiLO created, not every

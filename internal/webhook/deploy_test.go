@@ -3,10 +3,7 @@ package webhook_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -18,43 +15,18 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/dilo-operator/dilo/internal/testenv"
 )
 
-// kustomize renders a directory of config/ with the kubectl of KUBEBUILDER_ASSETS,
-// the one `make k8s-bin` builds (CI's machine has no other).
+// kustomize renders config/<dir> (testenv.Kustomize).
 func kustomize(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, or export KUBEBUILDER_ASSETS=$(make -s k8s-bin | tail -1)")
-	}
-	kubectl := filepath.Join(assets, "kubectl")
-	if _, err := os.Stat(kubectl); err != nil {
-		t.Fatalf("no kubectl in KUBEBUILDER_ASSETS (build it with hack/k8s-bin.sh kubectl): %v", err)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(kubectl, "kustomize", filepath.Join(testenv.RepoRoot(), "config", dir))
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	objs, err := testenv.Kustomize(dir)
 	if err != nil {
-		t.Fatalf("kubectl kustomize config/%s: %v\n%s", dir, err, stderr.String())
+		t.Fatal(err)
 	}
-	var objs []*unstructured.Unstructured
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return objs
-		} else if err != nil {
-			t.Fatalf("failed to decode the output of kubectl kustomize config/%s: %v", dir, err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
+	return objs
 }
 
 // one returns the only object of kind in objs.
