@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,12 +20,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	dilometrics "github.com/dilo-operator/dilo/internal/metrics"
+	"github.com/dilo-operator/dilo/internal/metricsauth"
 	"github.com/dilo-operator/dilo/internal/reconcile"
 	"github.com/dilo-operator/dilo/internal/scheme"
 	webhooks "github.com/dilo-operator/dilo/internal/webhook"
@@ -132,7 +131,7 @@ func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 
 	metrics := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.secureMetrics, TLSOpts: tlsOpts}
 	if o.secureMetrics {
-		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metrics.FilterProvider = metricsauth.Filter
 	}
 	if o.metricsCertPath != "" {
 		metrics.CertDir, metrics.CertName, metrics.KeyName = o.metricsCertPath, o.metricsCertName, o.metricsCertKey
@@ -187,14 +186,13 @@ func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 	return mgr, nil
 }
 
-// cacheOptions makes the manager's cache hold only the pods DiLO created, not every
-// pod of the cluster, so that memory stays proportional to DiLO's own work; and, when
-// namespaces are given, only objects of those namespaces (nil: every namespace).
+// cacheOptions makes the manager's cache hold only the pods DiLO created, trimmed to
+// what its controllers read (reconcile.PodCache), so that memory stays proportional to
+// DiLO's own work; and, when namespaces are given, only objects of those namespaces
+// (nil: every namespace).
 func cacheOptions(namespaces []string) cache.Options {
 	o := cache.Options{
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{dilov1.LabelManagedBy: dilov1.ManagedByDiLO})},
-		},
+		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: reconcile.PodCache()},
 		// DiLO never reads managed fields; they are a large share of a cached object.
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}

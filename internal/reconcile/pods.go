@@ -3,7 +3,11 @@ package reconcile
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
 )
 
 const (
@@ -52,4 +56,35 @@ func resources(reqCPU, reqMem, limCPU, limMem string) corev1.ResourceRequirement
 // podEnded reports whether a pod reached a terminal phase.
 func podEnded(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// PodCache is how the manager's cache must hold pods for DiLO's controllers: only the
+// pods DiLO created (label managed-by), not every pod of the cluster, and of each only
+// what the controllers read, so that the manager's memory stays proportional to its
+// own work and small: with 2000 pods the specs DiLO wrote (containers, volumes,
+// security contexts) would be most of the cache.
+func PodCache() cache.ByObject {
+	return cache.ByObject{
+		Label:     labels.SelectorFromSet(labels.Set{dilov1.LabelManagedBy: dilov1.ManagedByDiLO}),
+		Transform: trimPod,
+	}
+}
+
+// trimPod keeps of a cached pod its metadata without managed fields, its status, and
+// of its spec the node and each container's name and resource limits (a failure
+// message quotes the memory limit). The controllers only read cached pods, and write
+// them only with patches computed against the cached copy (the start-at annotation),
+// so the dropped fields are never sent back.
+func trimPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	pod.ManagedFields = nil
+	containers := make([]corev1.Container, len(pod.Spec.Containers))
+	for i, c := range pod.Spec.Containers {
+		containers[i] = corev1.Container{Name: c.Name, Resources: corev1.ResourceRequirements{Limits: c.Resources.Limits}}
+	}
+	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName, Containers: containers}
+	return pod, nil
 }
