@@ -25,9 +25,13 @@ const (
 	ReasonContainerCreateFailed = "ContainerCreateFailed"
 	// ReasonOOMKilled: a pod's container was killed for exceeding its memory limit.
 	ReasonOOMKilled = "OOMKilled"
-	// ReasonEvicted: a pod was evicted or preempted by the node or the scheduler.
+	// ReasonEvicted: a pod was evicted or preempted: through the Eviction API (a drain),
+	// by its node (node pressure) or by the scheduler, or deleted by the control plane (a
+	// NoExecute taint, its node gone). Such a pod is marked DisruptionTarget=True, or
+	// ends failed with reason Evicted; the message quotes why.
 	ReasonEvicted = "Evicted"
-	// ReasonPodDeleted: a pod of the run was deleted, or disappeared, while the run was going.
+	// ReasonPodDeleted: a pod of the run was deleted (a plain delete, not an eviction), or
+	// disappeared, while the run was going.
 	ReasonPodDeleted = "PodDeleted"
 	// ReasonPodRejected: the API server refused to create a pod of the run: invalid
 	// (e.g. a bad spec.podTemplate) or forbidden by an admission plugin (Pod Security,

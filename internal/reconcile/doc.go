@@ -31,15 +31,16 @@
 //
 // A run fails, with the condition reason naming why and the message naming the pod, as
 // soon as one of its pods: stays unschedulable for UnschedulableGraceSeconds (2 min);
-// cannot pull its image; cannot create its container; is OOM-killed; is evicted; is
-// deleted by someone else, or disappears, while the run goes on; or ends failed. It also
-// fails when spec.deadlineSeconds passes (a requeue is scheduled for that instant, no
-// polling), when its Service is missing or of type ExternalName when the run starts,
-// when the API server refuses one of its pods as invalid or forbidden (PodRejected: a
-// bad spec.podTemplate, Pod Security, a ResourceQuota), or when its results are
-// unreadable or break a threshold. When a run fails, its pods that
-// are still running are deleted; its ended pods are kept for their logs until the next
-// run or the LoadTest's deletion.
+// cannot pull its image; cannot create its container; is OOM-killed; is evicted
+// (through the Eviction API, by its node or by the scheduler: its DisruptionTarget
+// condition says so); is deleted by someone else, or disappears, while the run goes on;
+// or ends failed. It also fails when spec.deadlineSeconds passes (a requeue is
+// scheduled for that instant, no polling), when its Service is missing or of type
+// ExternalName when the run starts, when the API server refuses one of its pods as
+// invalid or forbidden (PodRejected: a bad spec.podTemplate, Pod Security, a
+// ResourceQuota), or when its results are unreadable or break a threshold. When a run
+// fails, its pods that are still running are deleted; its ended pods are kept for their
+// logs until the next run or the LoadTest's deletion.
 //
 // # Cleaning up after a run
 //

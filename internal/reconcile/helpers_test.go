@@ -80,6 +80,16 @@ func statusReason(reason string) podOpt {
 	}
 }
 
+// disrupted sets the DisruptionTarget condition the Eviction API, the scheduler, the
+// kubelet or the control plane sets on a pod they are about to stop.
+func disrupted(status corev1.ConditionStatus, reason, message string) podOpt {
+	return func(p *corev1.Pod) {
+		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
+			Type: corev1.DisruptionTarget, Status: status, Reason: reason, Message: message,
+		})
+	}
+}
+
 func deleting() podOpt {
 	return func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: time.Unix(0, 0)} }
 }

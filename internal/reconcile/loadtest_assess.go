@@ -104,10 +104,15 @@ func assessRun(o runObservation) runAssessment {
 }
 
 // assessPod says why pod failed or will never run, or, when it is unschedulable but
-// still within its grace, after how long to look again.
+// still within its grace, after how long to look again. A pod being deleted was
+// evicted when its DisruptionTarget condition says so (the Eviction API marks the pod
+// before it deletes it), else deleted.
 func assessPod(pod *corev1.Pod, now time.Time) (*failure, time.Duration) {
 	name := pod.Name
 	if pod.DeletionTimestamp != nil {
+		if why, ok := disruption(pod); ok {
+			return &failure{dilov1.ReasonEvicted, fmt.Sprintf("pod %s was evicted: %s", name, why)}, 0
+		}
 		return &failure{dilov1.ReasonPodDeleted, fmt.Sprintf("pod %s was deleted while the run was going", name)}, 0
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
@@ -125,8 +130,9 @@ func assessPod(pod *corev1.Pod, now time.Time) (*failure, time.Duration) {
 		}
 	}
 	if pod.Status.Phase == corev1.PodFailed {
-		if pod.Status.Reason == "Evicted" || pod.Status.Reason == "Preempting" || hasCondition(pod, corev1.DisruptionTarget) {
-			return &failure{dilov1.ReasonEvicted, fmt.Sprintf("pod %s was evicted: %s", name, firstNonEmpty(pod.Status.Message, pod.Status.Reason))}, 0
+		why, disrupted := disruption(pod)
+		if pod.Status.Reason == "Evicted" || pod.Status.Reason == "Preempting" || disrupted {
+			return &failure{dilov1.ReasonEvicted, fmt.Sprintf("pod %s was evicted: %s", name, firstNonEmpty(pod.Status.Message, why, pod.Status.Reason))}, 0
 		}
 		return &failure{dilov1.ReasonPodFailed, fmt.Sprintf("pod %s failed: %s", name, podFailure(pod))}, 0
 	}
@@ -246,14 +252,18 @@ func memoryLimit(pod *corev1.Pod, container string) string {
 	return "none"
 }
 
-// hasCondition reports whether pod has condition t with status True.
-func hasCondition(pod *corev1.Pod, t corev1.PodConditionType) bool {
+// disruption reports whether pod was disrupted, as its DisruptionTarget=True condition
+// says: evicted through the Eviction API (a drain), by the kubelet for node pressure,
+// preempted by the scheduler, or deleted by the control plane (a NoExecute taint, its
+// node gone). It says how: the condition's reason and message.
+func disruption(pod *corev1.Pod) (string, bool) {
 	for _, c := range pod.Status.Conditions {
-		if c.Type == t && c.Status == corev1.ConditionTrue {
-			return true
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+			why := slices.DeleteFunc([]string{c.Reason, c.Message}, func(s string) bool { return s == "" })
+			return firstNonEmpty(strings.Join(why, ": "), string(corev1.DisruptionTarget)), true
 		}
 	}
-	return false
+	return "", false
 }
 
 // earliest is the shorter of two positive durations, 0 meaning none.

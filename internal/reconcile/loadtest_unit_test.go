@@ -146,6 +146,7 @@ func TestAssessRun(t *testing.T) {
 	type want struct {
 		Reason                             string
 		Pod                                string // the failure message names it
+		Says                               string // and says it too
 		AllExist, AllRunning, AllSucceeded bool
 		Active, Succeeded, Failed          int32
 		RequeueAfter                       time.Duration
@@ -211,6 +212,20 @@ func TestAssessRun(t *testing.T) {
 		pods: []*corev1.Pod{testPod("p-0", corev1.PodFailed, statusReason("Evicted")), testPod("p-1", corev1.PodRunning)},
 		want: want{Reason: dilov1.ReasonEvicted, Pod: "p-0", AllExist: true, Active: 1, Failed: 1},
 	}, {
+		name: "evicted through the Eviction API: marked, then deleted",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning),
+			testPod("p-1", corev1.PodRunning, disrupted(corev1.ConditionTrue, "EvictionByEvictionAPI", "Eviction API: evicting"), deleting())},
+		want: want{Reason: dilov1.ReasonEvicted, Pod: "p-1", Says: "EvictionByEvictionAPI: Eviction API: evicting",
+			AllExist: true, AllRunning: true, Active: 2},
+	}, {
+		name: "preempted by the scheduler, ended",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodFailed, disrupted(corev1.ConditionTrue, "PreemptionByScheduler", "")), testPod("p-1", corev1.PodRunning)},
+		want: want{Reason: dilov1.ReasonEvicted, Pod: "p-0", Says: "PreemptionByScheduler", AllExist: true, Active: 1, Failed: 1},
+	}, {
+		name: "deleted with DisruptionTarget not True: deleted, not evicted",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning, disrupted(corev1.ConditionFalse, "EvictionByEvictionAPI", ""), deleting()), testPod("p-1", corev1.PodRunning)},
+		want: want{Reason: dilov1.ReasonPodDeleted, Pod: "p-0", Says: "was deleted", AllExist: true, AllRunning: true, Active: 2},
+	}, {
 		name: "deleted by someone",
 		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning, deleting()), testPod("p-1", corev1.PodRunning)},
 		want: want{Reason: dilov1.ReasonPodDeleted, Pod: "p-0", AllExist: true, AllRunning: true, Active: 2},
@@ -264,9 +279,12 @@ func TestAssessRun(t *testing.T) {
 				Active: a.Active, Succeeded: a.Succeeded, Failed: a.Failed, RequeueAfter: a.RequeueAfter}
 			if a.Failure != nil {
 				got.Reason = a.Failure.Reason
-				got.Pod = tc.want.Pod
+				got.Pod, got.Says = tc.want.Pod, tc.want.Says
 				if tc.want.Pod != "" && !strings.Contains(a.Failure.Message, "pod "+tc.want.Pod) {
 					t.Errorf("failure message %q does not name pod %s", a.Failure.Message, tc.want.Pod)
+				}
+				if !strings.Contains(a.Failure.Message, tc.want.Says) {
+					t.Errorf("failure message %q does not say %q", a.Failure.Message, tc.want.Says)
 				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
