@@ -215,14 +215,16 @@ type TestSpec struct {
 
 	// concurrency is how many keep-alive connections each pod sends on at once
 	// (closed model: each connection sends its next request when the previous one
-	// ended). The webhook defaults it to 1.
+	// ended). Defaults to 1.
+	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	Concurrency *int32 `json:"concurrency,omitempty"`
 
 	// timeoutSeconds bounds each request, from its send to the end of its response;
-	// a request past it counts as an error of class "timeout". The webhook defaults it to 10.
+	// a request past it counts as an error of class "timeout". Defaults to 10.
+	// +kubebuilder:default=10
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=300
 	// +optional

@@ -2,6 +2,12 @@
 // LoadTest and the validator of SimpleDeployment, so that `kubectl apply` answers at
 // once, naming every field that is wrong.
 //
+// The defaulter fills in method (GET, upper-cased) and repeat (100). The API server
+// calls it only when there is something to do (the matchCondition on its marker in
+// loadtest.go): every admission webhook call adds a round trip to each create. The
+// defaults that need no code (concurrency, timeoutSeconds, updatePolicy) are in the
+// CRD's schema; the defaulter sets them too, so that it alone gives a complete spec.
+//
 // Each admission rule is one small named function in rules.go, table-tested in
 // rules_test.go; the types in loadtest.go and simpledeployment.go are the glue that
 // feeds them the object, the Service it targets (read from the manager's cache) and

@@ -14,7 +14,13 @@ import (
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 )
 
-// +kubebuilder:webhook:path=/mutate-example-org-v1-loadtest,mutating=true,failurePolicy=fail,sideEffects=None,groups=example.org,resources=loadtests,verbs=create;update,versions=v1,name=mloadtest-v1.example.org,admissionReviewVersions=v1,timeoutSeconds=5
+// The API server calls the mutating webhook only when it has something to do (the
+// matchCondition): method or repeat missing, or method not in upper case. The other
+// defaults are in the CRD's schema, applied before admission, so that a LoadTest that
+// names its method and repeat, like the tutorial's, costs one webhook call, not two.
+// A spec without test, or with a method or repeat of the wrong type, is left to the
+// schema, whose error names the field ("spec.test: Required value").
+// +kubebuilder:webhook:path=/mutate-example-org-v1-loadtest,mutating=true,failurePolicy=fail,sideEffects=None,groups=example.org,resources=loadtests,verbs=create;update,versions=v1,name=mloadtest-v1.example.org,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"method-or-repeat-to-default","expression":"has(object.spec) && has(object.spec.test) && type(object.spec.test) == map && (!has(object.spec.test.method) || type(object.spec.test.method) == string) && (!has(object.spec.test.repeat) || type(object.spec.test.repeat) == int) && (!has(object.spec.test.method) || !has(object.spec.test.repeat) || object.spec.test.method != object.spec.test.method.upperAscii())"}]}`
 // +kubebuilder:webhook:path=/validate-example-org-v1-loadtest,mutating=false,failurePolicy=fail,sideEffects=None,groups=example.org,resources=loadtests,verbs=create;update,versions=v1,name=vloadtest-v1.example.org,admissionReviewVersions=v1,timeoutSeconds=5
 
 // The validator reads Services and their EndpointSlices from the manager's cache.

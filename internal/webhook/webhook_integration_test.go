@@ -30,12 +30,14 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
@@ -263,35 +265,117 @@ func wantError(t *testing.T, err error, msg string) {
 	}
 }
 
+// TestDefaultsAreStored checks the stored defaults, and that the API server calls the
+// mutating webhook only when there is something for it to do (its matchCondition):
+// the CRD's schema defaults concurrency, timeoutSeconds and updatePolicy itself.
 func TestDefaultsAreStored(t *testing.T) {
 	env := startSuite(t)
 	c, warns := userClient(t, env)
 	ns := namespace(t, env)
 	createService(t, env, ns, "nginx", true)
 
-	lt := loadTest(ns, "defaults")
-	lt.Spec.Test.Method = "get" // the schema allows only upper case: the defaulter must fix it first
-	mustCreate(t, c, lt)
+	stored := func(method string, repeat int32) dilov1.LoadTestSpec {
+		return dilov1.LoadTestSpec{
+			Replicas:     2,
+			UpdatePolicy: dilov1.UpdatePolicyRestart,
+			Test: dilov1.TestSpec{
+				Method: method, ServiceName: "nginx", Path: "/",
+				Repeat: ptr(repeat), Concurrency: ptr(int32(dilov1.DefaultConcurrency)),
+				TimeoutSeconds: ptr(int32(dilov1.DefaultTimeoutSeconds)),
+			},
+		}
+	}
+	for _, tc := range []struct {
+		name          string
+		method        string
+		repeat        *int32
+		want          dilov1.LoadTestSpec
+		wantMutations float64 // calls of the mutating webhook
+	}{
+		// The schema allows only upper case: the defaulter must fix it first.
+		{"method in lower case", "get", ptr(int32(5)), stored("GET", 5), 1},
+		{"method missing", "", ptr(int32(5)), stored("GET", 5), 1},
+		{"repeat missing", "POST", nil, stored("POST", dilov1.DefaultRepeat), 1},
+		{"nothing for the webhook", "HEAD", ptr(int32(5)), stored("HEAD", 5), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := loadTest(ns, strings.ReplaceAll(tc.name, " ", "-"))
+			lt.Spec.Test.Method, lt.Spec.Test.Repeat = tc.method, tc.repeat
+			before := webhookRequests(t, "/mutate-example-org-v1-loadtest")
+			mustCreate(t, c, lt)
+			if got := webhookRequests(t, "/mutate-example-org-v1-loadtest") - before; got != tc.wantMutations {
+				t.Errorf("the mutating webhook was called %v times, want %v", got, tc.wantMutations)
+			}
+			got := &dilov1.LoadTest{}
+			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(lt), got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got.Spec); diff != "" {
+				t.Errorf("stored spec (-want +got):\n%s", diff)
+			}
+			if w := warns.take(); len(w) != 0 {
+				t.Errorf("warnings = %q, want none: the Service has a ready endpoint", w)
+			}
+		})
+	}
+}
 
-	stored := &dilov1.LoadTest{}
-	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(lt), stored); err != nil {
+// TestMalformedSpecGetsSchemaErrors checks that a spec the webhooks could not decode
+// (a missing test, a value of the wrong type) is judged by the CRD's schema, whose
+// errors name the field, rather than by the webhook's JSON decoder: the mutating
+// webhook's matchCondition leaves such objects alone.
+func TestMalformedSpecGetsSchemaErrors(t *testing.T) {
+	env := startSuite(t)
+	ns := namespace(t, env)
+	createService(t, env, ns, "nginx", true)
+	for _, tc := range []struct {
+		name string
+		spec map[string]any
+		want string
+	}{
+		{"no test", map[string]any{"replicas": int64(1)}, "spec.test: Required value"},
+		{"test a string", map[string]any{"replicas": int64(1), "test": "x"},
+			`spec.test: Invalid value: "string": spec.test in body must be of type object`},
+		{"method a number", map[string]any{"replicas": int64(1), "test": map[string]any{"serviceName": "nginx", "path": "/", "method": int64(5)}},
+			`spec.test.method: Invalid value: "integer": spec.test.method in body must be of type string`},
+		{"repeat a string", map[string]any{"replicas": int64(1), "test": map[string]any{"serviceName": "nginx", "path": "/", "repeat": "x"}},
+			`spec.test.repeat: Invalid value: "string": spec.test.repeat in body must be of type integer`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "example.org/v1", "kind": "LoadTest",
+				"metadata": map[string]any{"name": "malformed", "namespace": ns}, "spec": tc.spec,
+			}}
+			err := env.Client.Create(context.Background(), u)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "admission webhook") {
+				t.Errorf("create: %v\nwant the schema's Invalid error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// webhookRequests is how many requests the webhook server has served on path, from
+// controller-runtime's controller_runtime_webhook_requests_total.
+func webhookRequests(t *testing.T, path string) float64 {
+	t.Helper()
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := dilov1.LoadTestSpec{
-		Replicas:     2,
-		UpdatePolicy: dilov1.UpdatePolicyRestart,
-		Test: dilov1.TestSpec{
-			Method: "GET", ServiceName: "nginx", Path: "/",
-			Repeat: ptr(int32(dilov1.DefaultRepeat)), Concurrency: ptr(int32(dilov1.DefaultConcurrency)),
-			TimeoutSeconds: ptr(int32(dilov1.DefaultTimeoutSeconds)),
-		},
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_webhook_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "webhook" && l.GetValue() == path {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
 	}
-	if diff := cmp.Diff(want, stored.Spec); diff != "" {
-		t.Errorf("stored spec (-want +got):\n%s", diff)
-	}
-	if w := warns.take(); len(w) != 0 {
-		t.Errorf("warnings = %q, want none: the Service has a ready endpoint", w)
-	}
+	return total
 }
 
 func TestTutorialSample(t *testing.T) {

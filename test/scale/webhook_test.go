@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/testenv"
 	"github.com/dilo-operator/dilo/internal/webhook"
 )
@@ -27,14 +28,14 @@ import (
 const (
 	// createRate is the LoadTest creates per second of the webhook benchmark.
 	createRate = 100
-	// latencyWindow is how long each measured window lasts; each mode gets two.
+	// latencyWindow is how long each measured window lasts; each mode and kind gets two.
 	latencyWindow = 5 * time.Second
 )
 
 // TestWebhookLatency measures the time a LoadTest create takes at createRate per
 // second with DiLO's webhooks (served by a manager as in a cluster, reading Services
-// from its cache) and without their configurations, in alternating windows; goal: the
-// webhooks add at most 2 ms to the p99.
+// from its cache) and without their configurations, in alternating windows, for each
+// of createKinds; goal: the webhooks add at most 2 ms to the p99 of a tutorial-style create.
 func TestWebhookLatency(t *testing.T) {
 	env, err := start(testenv.Options{Webhooks: true})
 	if err != nil {
@@ -62,30 +63,59 @@ func TestWebhookLatency(t *testing.T) {
 	}
 
 	hooks := saveWebhookConfigurations(t, env)
-	samples := map[bool][]time.Duration{}
+	samples := map[string]map[bool][]time.Duration{}
 	for round, on := range []bool{true, false, true, false} {
 		setWebhooks(t, env, ns, hooks, on)
-		prefix := fmt.Sprintf("w%d-", round)
-		burst(t, env, ns, prefix+"warm-", createRate/2) // half a second to warm up
-		d, err := burst(t, env, ns, prefix, int(latencyWindow.Seconds())*createRate)
-		if err != nil {
-			t.Fatal(err)
+		for _, kind := range createKinds {
+			prefix := fmt.Sprintf("w%d-%s-", round, kind.name)
+			if _, err := burst(t, env, ns, prefix+"warm-", createRate/2, kind.edit); err != nil { // half a second to warm up
+				t.Fatal(err)
+			}
+			d, err := burst(t, env, ns, prefix, int(latencyWindow.Seconds())*createRate, kind.edit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if samples[kind.name] == nil {
+				samples[kind.name] = map[bool][]time.Duration{}
+			}
+			samples[kind.name][on] = append(samples[kind.name][on], d...)
 		}
-		samples[on] = append(samples[on], d...)
 	}
-	with, without := samples[true], samples[false]
-	sortDurations(with)
-	sortDurations(without)
-	added := percentile(with, 99) - percentile(without, 99)
-	fmt.Printf("webhook latency: %d creates/s, %d creates each: with webhooks p50=%.2fms p99=%.2fms; "+
-		"without p50=%.2fms p99=%.2fms; added_p50_ms=%.2f added_p99_ms=%.2f (goal ≤ 2) load=%s\n",
-		createRate, len(with), ms(percentile(with, 50)), ms(percentile(with, 99)),
-		ms(percentile(without, 50)), ms(percentile(without, 99)),
-		ms(percentile(with, 50)-percentile(without, 50)), ms(added), loadAverage())
+	var addedP99 time.Duration
+	for _, kind := range createKinds {
+		with, without := samples[kind.name][true], samples[kind.name][false]
+		sortDurations(with)
+		sortDurations(without)
+		added := percentile(with, 99) - percentile(without, 99)
+		fmt.Printf("webhook latency, %s creates (%d webhook calls each): %d creates/s, %d creates each: "+
+			"with webhooks p50=%.2fms p99=%.2fms; without p50=%.2fms p99=%.2fms; added_p50_ms=%.2f added_p99_ms=%.2f load=%s\n",
+			kind.name, kind.calls, createRate, len(with), ms(percentile(with, 50)), ms(percentile(with, 99)),
+			ms(percentile(without, 50)), ms(percentile(without, 99)),
+			ms(percentile(with, 50)-percentile(without, 50)), ms(added), loadAverage())
+		if kind.goal {
+			addedP99 = added
+		}
+	}
 	printHandlerLatency(t)
-	if added > 2*time.Millisecond {
-		t.Errorf("the webhooks add %.2f ms to the p99 of a create; goal ≤ 2 ms", ms(added))
+	fmt.Printf("webhook latency: added_p99_ms=%.2f for %s creates (goal ≤ 2)\n", ms(addedP99), createKinds[0].name)
+	if addedP99 > 2*time.Millisecond {
+		t.Errorf("the webhooks add %.2f ms to the p99 of a %s create; goal ≤ 2 ms", ms(addedP99), createKinds[0].name)
 	}
+}
+
+// createKinds are the LoadTests the benchmark creates. The goal is judged on the
+// first: a LoadTest written like the tutorial's, naming its method and repeat, which
+// the API server sends to the validating webhook only (the CRD's schema defaults the
+// rest). The second leaves method and repeat out, so the mutating webhook is called
+// first to default them: its figures are printed too.
+var createKinds = []struct {
+	name  string
+	calls int
+	goal  bool
+	edit  func(*dilov1.LoadTest)
+}{
+	{name: "tutorial-style", calls: 1, goal: true},
+	{name: "defaulted", calls: 2, edit: func(lt *dilov1.LoadTest) { lt.Spec.Test.Method, lt.Spec.Test.Repeat = "", nil }},
 }
 
 // printHandlerLatency prints, per webhook, how many requests DiLO's handlers served
@@ -227,7 +257,7 @@ func setWebhooks(t *testing.T, env *testenv.Env, ns string, hooks webhookConfigu
 
 // burst creates n LoadTests at createRate per second, open loop (a slow create does
 // not delay the next), and returns each create's duration.
-func burst(t *testing.T, env *testenv.Env, ns, prefix string, n int) ([]time.Duration, error) {
+func burst(t *testing.T, env *testenv.Env, ns, prefix string, n int, edit func(*dilov1.LoadTest)) ([]time.Duration, error) {
 	t.Helper()
 	ctx := context.Background()
 	durations := make([]time.Duration, n)
@@ -239,6 +269,9 @@ func burst(t *testing.T, env *testenv.Env, ns, prefix string, n int) ([]time.Dur
 		<-tick.C
 		wg.Go(func() {
 			lt := loadTest(ns, fmt.Sprintf("%s%d", prefix, i), 2)
+			if edit != nil {
+				edit(lt)
+			}
 			began := time.Now()
 			errs[i] = env.Client.Create(ctx, lt)
 			durations[i] = time.Since(began)
