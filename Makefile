@@ -86,6 +86,7 @@ demo: ## Cluster (DILO_KIND=1: kind), cert-manager, DiLO, the demo target and th
 
 FUZZTIME ?= 10s
 FUZZ_TARGETS := internal/webhook:FuzzValidateLoadTest internal/webhook:FuzzValidateSimpleDeployment \
+	internal/webhook:FuzzAdmissionReview \
 	internal/agent:FuzzParseArgs internal/report:FuzzParse internal/report/podreport:FuzzParse
 .PHONY: fuzz
 fuzz: ## Fuzz the admission validators, the agent's arguments and result parsing, $(FUZZTIME) per target.
