@@ -50,6 +50,9 @@ type Options struct {
 	// Webhooks installs the webhook configurations in config/webhook, pointed at a
 	// local TLS server that the suite starts on Env.WebhookOptions' host and port.
 	Webhooks bool
+	// EtcdNoFsync runs etcd with --unsafe-no-fsync: for benchmarks of something other
+	// than the disk, whose fsync latency would otherwise dominate their tails.
+	EtcdNoFsync bool
 }
 
 // Env is a running control plane.
@@ -89,6 +92,10 @@ func Start(opts Options) (*Env, error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+	}
+	if opts.EtcdNoFsync {
+		e.env.ControlPlane.Etcd = &envtest.Etcd{}
+		e.env.ControlPlane.Etcd.Configure().Set("unsafe-no-fsync", "true")
 	}
 	if opts.Webhooks {
 		e.env.WebhookInstallOptions = envtest.WebhookInstallOptions{

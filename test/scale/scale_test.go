@@ -26,7 +26,6 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -126,10 +125,8 @@ func startDiLO(t *testing.T, env *testenv.Env, cfg *rest.Config) (stop func()) {
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{dilov1.LabelManagedBy: dilov1.ManagedByDiLO})},
-		}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Cache:                  cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: reconcile.PodCache()}},
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		t.Fatalf("failed to create a manager: %v", err)
