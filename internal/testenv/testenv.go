@@ -50,6 +50,9 @@ type Options struct {
 	// Webhooks installs the webhook configurations in config/webhook, pointed at a
 	// local TLS server that the suite starts on Env.WebhookOptions' host and port.
 	Webhooks bool
+	// WebhookPort is the port on 127.0.0.1 the webhook configurations point at (with
+	// Webhooks), for a webhook server in another process; 0 picks a free one.
+	WebhookPort int
 	// EtcdNoFsync runs etcd with --unsafe-no-fsync: for benchmarks of something other
 	// than the disk, whose fsync latency would otherwise dominate their tails.
 	EtcdNoFsync bool
@@ -100,6 +103,10 @@ func Start(opts Options) (*Env, error) {
 	if opts.Webhooks {
 		e.env.WebhookInstallOptions = envtest.WebhookInstallOptions{
 			Paths: []string{filepath.Join(root, "config", "webhook", "manifests.yaml")},
+		}
+		if opts.WebhookPort != 0 {
+			e.env.WebhookInstallOptions.LocalServingHost = "127.0.0.1"
+			e.env.WebhookInstallOptions.LocalServingPort = opts.WebhookPort
 		}
 		e.WebhookOptions = &e.env.WebhookInstallOptions
 	}

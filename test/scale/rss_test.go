@@ -38,14 +38,7 @@ const (
 func TestManagerRSS(t *testing.T) {
 	env := jobControlPlane(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "manager")
-	// SCALE_MANAGER_PKG measures another build of the manager (a candidate change).
-	pkg := cmp.Or(os.Getenv("SCALE_MANAGER_PKG"), "./cmd/manager")
-	build := exec.Command("go", "build", "-tags", "scale", "-o", bin, pkg)
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("failed to build the manager: %v\n%s", err, out)
-	}
+	bin := buildManager(t, dir)
 	kubeconfig, err := env.AdminKubeconfig(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +73,25 @@ func TestManagerRSS(t *testing.T) {
 	if peak > rssGoalMiB {
 		t.Errorf("the manager's peak RSS was %.1f MiB; goal ≤ %d MiB", peak, rssGoalMiB)
 	}
+}
+
+// buildManager builds the manager binary into dir and returns its path.
+// SCALE_MANAGER_PKG measures another build of the manager (a candidate change).
+func buildManager(t *testing.T, dir string) string {
+	t.Helper()
+	return build(t, dir, cmp.Or(os.Getenv("SCALE_MANAGER_PKG"), "./cmd/manager"))
+}
+
+// build builds the command pkg (tag scale) into dir and returns the binary's path.
+func build(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	build := exec.Command("go", "build", "-tags", "scale", "-o", bin, pkg)
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("failed to build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
 }
 
 // managerRun is what one run of the manager binary measured.
