@@ -335,14 +335,16 @@ type LoadTestStatus struct {
 type Results struct {
 	// pods is how many pods reported results.
 	Pods int32 `json:"pods"`
-	// requests is how many requests were sent.
+	// requests is how many requests were sent, plus the dropped ones (errorsByClass).
 	Requests int64 `json:"requests"`
 	// errors is how many requests failed: no response, or a status outside 200-399.
 	Errors int64 `json:"errors"`
 	// errorRatio is errors / requests, as a decimal ("0.0125").
 	ErrorRatio string `json:"errorRatio"`
 	// errorsByClass counts the requests that got no response by why: timeout,
-	// refused, reset, dns, other.
+	// refused, reset, dns, other; and dropped: in the open model (rate), requests
+	// never sent because every connection was still busy one timeoutSeconds after
+	// durationSeconds (the target could not take the rate).
 	// +optional
 	ErrorsByClass map[string]int64 `json:"errorsByClass,omitempty"`
 	// codes counts responses by HTTP status code ("200": 990).

@@ -22,11 +22,12 @@ const (
 	classReset
 	classDNS
 	classOther
+	classDropped // open model: never sent, every connection busy until the hard stop
 	numClasses
 )
 
 // classNames are the report's names of the classes, by errClass.
-var classNames = [numClasses]string{"", "timeout", "refused", "reset", "dns", "other"}
+var classNames = [numClasses]string{"", "timeout", "refused", "reset", "dns", "other", "dropped"}
 
 // errMalformed is a response the parser cannot follow; it counts as "other".
 var errMalformed = errors.New("malformed HTTP response")

@@ -24,8 +24,8 @@
 //     connection is busy the timetable keeps counting: later requests go out
 //     late and the wait is part of their latency. An idle agent's own timer
 //     adds up to ~1ms (Go's netpoller sleeps in whole milliseconds). Requests
-//     still unsent one --timeout after the window are dropped and counted as
-//     timeouts.
+//     still unsent one --timeout after the window are dropped: errors of class
+//     "dropped", apart from the timeouts of requests that were sent.
 //
 // Exit status: 0 when the load ran (even if every request failed), 2 on a bad
 // command line, 1 when it could not run (start gate timed out, result file

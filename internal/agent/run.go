@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg *RunConfig) (podreport.Report, error) {
 	var sched *schedule
 	if cfg.Rate > 0 {
 		// Requests not sent within one timeout after the sending window are
-		// dropped and count as timeouts: the target could not take the rate.
+		// dropped, errors of class dropped: the target could not take the rate.
 		sched = &schedule{
 			start: start, rate: int64(cfg.Rate),
 			total:    int64(cfg.Rate) * int64(cfg.Duration) / int64(time.Second),
@@ -164,7 +164,7 @@ func Run(ctx context.Context, cfg *RunConfig) (podreport.Report, error) {
 		}
 	}
 	if sched != nil && !stop.Load() && r.Requests < sched.total {
-		classes[classTimeout] += sched.total - r.Requests // dropped at the hard stop
+		classes[classDropped] += sched.total - r.Requests // never sent by the hard stop
 		r.Requests = sched.total
 	}
 	for c, n := range classes {

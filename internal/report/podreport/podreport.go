@@ -54,10 +54,13 @@ const (
 	ClassReset   = "reset"
 	ClassDNS     = "dns"
 	ClassOther   = "other"
+	// ClassDropped: an open-model request never sent, every connection still busy
+	// one timeout after the sending window (the target could not take the rate).
+	ClassDropped = "dropped"
 )
 
 // Classes are all the error classes, in display order.
-var Classes = []string{ClassTimeout, ClassRefused, ClassReset, ClassDNS, ClassOther}
+var Classes = []string{ClassTimeout, ClassRefused, ClassReset, ClassDNS, ClassOther, ClassDropped}
 
 // Report is one pod's result, as the agent writes it to its termination message.
 type Report struct {

@@ -76,7 +76,7 @@ func worstCase() Report {
 	}
 	return Report{
 		Start: t0, End: t0.Add(86400 * time.Second),
-		Requests: responses + 5*(math.MaxInt64/8), Errors: bad + 5*(math.MaxInt64/8),
+		Requests: responses + int64(len(Classes))*(math.MaxInt64/8), Errors: bad + int64(len(Classes))*(math.MaxInt64/8),
 		ErrorsByClass: classes, Codes: codes,
 		BytesReceived: math.MaxInt64,
 		Latency:       h,
