@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -421,131 +420,20 @@ func setJSON(tb testing.TB, obj []byte, changes map[string]any) []byte {
 }
 
 // applyJSONPatch applies an RFC 6902 JSON Patch of add, remove and replace
-// operations, the ones controller-runtime's patches are made of, to the JSON doc.
+// operations, the ones controller-runtime's patches are made of, to the JSON doc,
+// with the library the API server applies webhook patches with (negative array
+// indices, a non-standard extension, refused).
 func applyJSONPatch(doc, patch []byte) ([]byte, error) {
-	var ops []map[string]json.RawMessage
-	if err := json.Unmarshal(patch, &ops); err != nil {
+	ops, err := jsonpatch.DecodePatch(patch)
+	if err != nil {
 		return nil, fmt.Errorf("not a JSON Patch: %w", err)
 	}
-	root, err := decodeJSON(doc)
-	if err != nil {
-		return nil, err
-	}
 	for i, op := range ops {
-		var name, path string
-		if err := json.Unmarshal(op["op"], &name); err != nil {
-			return nil, fmt.Errorf("operation %d: op: %w", i, err)
-		}
-		if err := json.Unmarshal(op["path"], &path); err != nil {
-			return nil, fmt.Errorf("operation %d: path: %w", i, err)
-		}
-		tokens, err := jsonPointer(path)
-		if err != nil {
-			return nil, fmt.Errorf("operation %d: %w", i, err)
-		}
-		var value any
-		switch rawValue, ok := op["value"]; name {
-		case "add", "replace":
-			if !ok {
-				return nil, fmt.Errorf("operation %d: %s without a value", i, name)
-			}
-			if value, err = decodeJSON(rawValue); err != nil {
-				return nil, fmt.Errorf("operation %d: value: %w", i, err)
-			}
-		case "remove":
-		default:
-			return nil, fmt.Errorf("operation %d: op %q", i, name)
-		}
-		if root, err = patchAt(root, tokens, name, value); err != nil {
-			return nil, fmt.Errorf("operation %d (%s %s): %w", i, name, path, err)
+		if kind := op.Kind(); kind != "add" && kind != "remove" && kind != "replace" {
+			return nil, fmt.Errorf("operation %d: op %q", i, kind)
 		}
 	}
-	return json.Marshal(root)
-}
-
-// patchAt applies one operation at the JSON Pointer tokens of node, and returns the
-// node it gives.
-func patchAt(node any, tokens []string, op string, value any) (any, error) {
-	if len(tokens) == 0 {
-		if op == "remove" {
-			return nil, errors.New("cannot remove the whole document")
-		}
-		return value, nil
-	}
-	tok, rest := tokens[0], tokens[1:]
-	switch n := node.(type) {
-	case map[string]any:
-		child, ok := n[tok]
-		switch {
-		case !ok && (len(rest) > 0 || op != "add"):
-			return nil, fmt.Errorf("no member %q", tok)
-		case len(rest) > 0:
-			c, err := patchAt(child, rest, op, value)
-			n[tok] = c
-			return n, err
-		case op == "remove":
-			delete(n, tok)
-		default:
-			n[tok] = value
-		}
-		return n, nil
-	case []any:
-		last := len(rest) == 0 && op == "add"
-		if last && tok == "-" {
-			return append(n, value), nil
-		}
-		i, err := strconv.Atoi(tok)
-		if err != nil || i < 0 || strconv.Itoa(i) != tok || i > len(n) || (i == len(n) && !last) {
-			return nil, fmt.Errorf("no element %q of an array of %d", tok, len(n))
-		}
-		switch {
-		case len(rest) > 0:
-			c, err := patchAt(n[i], rest, op, value)
-			n[i] = c
-			return n, err
-		case op == "add":
-			return slices.Insert(n, i, value), nil
-		case op == "remove":
-			return slices.Delete(n, i, i+1), nil
-		default:
-			n[i] = value
-			return n, nil
-		}
-	default:
-		return nil, fmt.Errorf("%q of a %T", tok, node)
-	}
-}
-
-// jsonPointer splits an RFC 6901 JSON Pointer into its reference tokens.
-func jsonPointer(p string) ([]string, error) {
-	if p == "" {
-		return nil, nil
-	}
-	if p[0] != '/' {
-		return nil, fmt.Errorf("JSON Pointer %q does not start with /", p)
-	}
-	tokens := strings.Split(p[1:], "/")
-	for i, t := range tokens {
-		for j := 0; j < len(t); j++ {
-			if t[j] == '~' && (j+1 == len(t) || (t[j+1] != '0' && t[j+1] != '1')) {
-				return nil, fmt.Errorf("JSON Pointer %q has a bad escape", p)
-			}
-		}
-		tokens[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-	}
-	return tokens, nil
-}
-
-// decodeJSON decodes exactly one JSON value, numbers as they are written.
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("more than one JSON value in %q", b)
-	}
-	return v, nil
+	opts := jsonpatch.NewApplyOptions()
+	opts.SupportNegativeIndices = false
+	return ops.ApplyWithOptions(doc, opts)
 }
