@@ -82,18 +82,6 @@ func buildManager(t *testing.T, dir string) string {
 	return build(t, dir, cmp.Or(os.Getenv("SCALE_MANAGER_PKG"), "./cmd/manager"))
 }
 
-// build builds the command pkg (tag scale) into dir and returns the binary's path.
-func build(t *testing.T, dir, pkg string) string {
-	t.Helper()
-	bin := filepath.Join(dir, filepath.Base(pkg))
-	build := exec.Command("go", "build", "-tags", "scale", "-o", bin, pkg)
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("failed to build %s: %v\n%s", pkg, err, out)
-	}
-	return bin
-}
-
 // managerRun is what one run of the manager binary measured.
 type managerRun struct {
 	took time.Duration

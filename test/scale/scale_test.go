@@ -17,6 +17,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -255,4 +257,16 @@ func loadAverage() string {
 	var one string
 	fmt.Sscan(string(b), &one)
 	return one
+}
+
+// build builds the command pkg (tag scale) into dir and returns the binary's path.
+func build(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-tags", "scale", "-o", bin, pkg)
+	cmd.Dir = testenv.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("failed to build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
 }
