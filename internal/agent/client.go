@@ -2,12 +2,15 @@ package agent
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -31,6 +34,10 @@ var classNames = [numClasses]string{"", "timeout", "refused", "reset", "dns", "o
 
 // errMalformed is a response the parser cannot follow; it counts as "other".
 var errMalformed = errors.New("malformed HTTP response")
+
+// errCNAME is a target name answered for another name: the agent refuses to
+// send there. It comes wrapped in a *net.DNSError, so it counts as "dns".
+var errCNAME = errors.New("answered for another name (a CNAME), not followed")
 
 // readBufferSize is each connection's read buffer: enough for the status line
 // and headers of ordinary responses. Longer header lines are skipped piecewise.
@@ -102,16 +109,91 @@ func (c *client) do(now time.Time) (status int, class errClass) {
 	}
 }
 
-// dial connects to the target; the host is resolved by Go's resolver each time.
+// dial connects to the target.
 func (c *client) dial(deadline time.Time) error {
-	d := net.Dialer{Deadline: deadline}
-	conn, err := d.Dial("tcp", c.target.addr)
+	conn, err := c.target.dial(deadline)
 	if err != nil {
 		return err
 	}
 	c.conn, c.in.conn, c.reused = conn, conn, false
 	c.br.Reset(&c.in)
 	return nil
+}
+
+// dial connects to t by deadline. An IP address is dialled as it is. A name
+// is resolved anew on every dial, since a headless Service's endpoints come
+// and go, and by the agent itself: the dialer would resolve it again, and
+// that answer would not have been checked for a CNAME.
+func (t *target) dial(deadline time.Time) (net.Conn, error) {
+	if t.name == "" {
+		d := net.Dialer{Deadline: deadline}
+		return d.Dial("tcp", t.addr)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	addrs, err := t.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var first error
+	for i, addr := range addrs {
+		// As net.Dialer does, each address gets a share of the time left, so
+		// that one that never answers does not use it all.
+		d := net.Dialer{Deadline: partialDeadline(time.Now(), deadline, len(addrs)-i)}
+		conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, t.port).String())
+		if err == nil {
+			return conn, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
+}
+
+// resolve returns the addresses of t.name, or an error wrapping errCNAME when
+// the answer is for another name. That is how cluster DNS answers for a
+// Service of type ExternalName, which sends wherever its owner likes; and for
+// a relative name answered under a search domain, which is not the name the
+// agent was given either.
+func (t *target) resolve(ctx context.Context) ([]netip.Addr, error) {
+	r := t.resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	canonical, err := r.LookupCNAME(ctx, t.name)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(strings.TrimSuffix(canonical, "."), strings.TrimSuffix(t.name, ".")) {
+		return nil, &net.DNSError{Err: errCNAME.Error() + ": " + canonical, Name: t.name, UnwrapErr: errCNAME}
+	}
+	addrs, err := r.LookupNetIP(ctx, "ip", t.name)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, &net.DNSError{Err: "no addresses", Name: t.name, IsNotFound: true}
+	}
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap() // an IPv4 address from a 16-byte net.IP: dial it as IPv4
+	}
+	return addrs, nil
+}
+
+// partialDeadline is the deadline for one of addrsLeft addresses still to
+// try: an equal share of the time left, but at least 2s if there is that much.
+func partialDeadline(now, deadline time.Time, addrsLeft int) time.Time {
+	const floor = 2 * time.Second
+	left := deadline.Sub(now)
+	share := left / time.Duration(addrsLeft)
+	if share < floor {
+		share = min(floor, left)
+	}
+	return now.Add(share)
 }
 
 // close closes the connection, if any; the next request dials a new one.

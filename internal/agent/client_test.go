@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // keepAliveServer answers every request on a connection with response, forever.
@@ -108,6 +109,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{&net.DNSError{Err: "no such host", Name: "svc.ns.svc", IsNotFound: true}, classDNS},
 		{&net.OpError{Op: "dial", Err: &net.DNSError{IsTimeout: true}}, classDNS},
+		{cnameError(t), classDNS},
 		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, classTimeout},
 		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, classRefused},
 		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, classReset},
@@ -122,6 +124,16 @@ func TestClassify(t *testing.T) {
 			t.Errorf("classify(%v) = %s, want %s", tc.err, classNames[got], classNames[tc.want])
 		}
 	}
+}
+
+// cnameError is the error a dial to an ExternalName Service's name returns.
+func cnameError(t *testing.T) error {
+	tg := target{name: "evil.test.", port: 80, resolver: testResolver(t, testZone)}
+	_, err := tg.dial(time.Now().Add(10 * time.Second))
+	if !errors.Is(err, errCNAME) {
+		t.Fatalf("dial to a CNAME: %v, want errCNAME", err)
+	}
+	return err
 }
 
 func TestParseArgs(t *testing.T) {
@@ -150,6 +162,47 @@ func TestParseArgs(t *testing.T) {
 			out{Run: run(func(c *RunConfig) {
 				c.Rate, c.Duration, c.StartFile, c.ResultFile = 50, time.Minute, "/etc/dilo/start", "/dev/termination-log"
 			})}},
+		{"cluster ip with host", []string{"run", "--url=http://10.97.3.4:8080/path", "--host=web.team-a.svc:8080", "--requests=1"},
+			out{Run: &RunConfig{URL: "http://10.97.3.4:8080/path", Host: "web.team-a.svc:8080", Method: "GET", Requests: 1, Concurrency: 1,
+				Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}}},
+		{"headless fqdn with host", []string{"run", "--url=http://web.team-a.svc.cluster.local.:80/path", "--host=web.team-a.svc", "--requests=1"},
+			out{Run: &RunConfig{URL: "http://web.team-a.svc.cluster.local.:80/path", Host: "web.team-a.svc", Method: "GET", Requests: 1, Concurrency: 1,
+				Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}}},
+		{"host default", base, out{Run: run(func(c *RunConfig) { c.Host = "" })}},
+		{"host ipv4", with("--host=10.0.0.1:65535"), out{Run: run(func(c *RunConfig) { c.Host = "10.0.0.1:65535" })}},
+		{"host ipv6", with("--host=[fd00::1]:8080"), out{Run: run(func(c *RunConfig) { c.Host = "[fd00::1]:8080" })}},
+		{"host ipv6 without port", with("--host=[::1]"), out{Run: run(func(c *RunConfig) { c.Host = "[::1]" })}},
+		{"host final dot and underscore", with("--host=my_web.team-a.svc."), out{Run: run(func(c *RunConfig) { c.Host = "my_web.team-a.svc." })}},
+		{"host of 255 bytes", with("--host=" + longName + ":1"), out{Run: run(func(c *RunConfig) { c.Host = longName + ":1" })}},
+		{"host empty", with("--host="), out{Err: "--host must be HOST[:PORT]"}},
+		{"host of 256 bytes", with("--host=" + longName + ":10"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host crlf", with("--host=web\r\nX-Evil: 1"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host lf", with("--host=web\nX-Evil: 1"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host space", with("--host=web x"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host tab", with("--host=web\t"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host nul", with("--host=web\x00"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host userinfo", with("--host=u@web"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host slash", with("--host=web/x"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host port zero", with("--host=web:0"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host port too big", with("--host=web:65536"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host port leading zero", with("--host=web:080"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host port empty", with("--host=web:"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host port only", with("--host=:80"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host two ports", with("--host=web:80:80"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host bare ipv6", with("--host=::1"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host unclosed bracket", with("--host=[::1:80"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host ipv4 in brackets", with("--host=[10.0.0.1]:80"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host ipv6 zone", with("--host=[fe80::1%eth0]"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host junk after bracket", with("--host=[::1]x"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host empty label", with("--host=web..svc"), out{Err: "--host must be HOST[:PORT]"}},
+		{"host only dot", with("--host=."), out{Err: "--host must be HOST[:PORT]"}},
+		{"url final dot", []string{"run", "--url=http://web.team-a.svc.cluster.local./", "--requests=1"},
+			out{Run: &RunConfig{URL: "http://web.team-a.svc.cluster.local./", Method: "GET", Requests: 1, Concurrency: 1,
+				Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}}},
+		{"url only dot", []string{"run", "--url=http://./", "--requests=1"}, out{Err: "is not a host name"}},
+		{"url empty label", []string{"run", "--url=http://web..svc/", "--requests=1"}, out{Err: "is not a host name"}},
+		{"url two final dots", []string{"run", "--url=http://web.svc../", "--requests=1"}, out{Err: "is not a host name"}},
+		{"url label of 64", []string{"run", "--url=http://" + strings.Repeat("a", 64) + ".svc/", "--requests=1"}, out{Err: "is not a host name"}},
 		{"bench template", []string{"-c", "64", "-d", "5s", "-url", "http://127.0.0.1:18090/"},
 			out{Run: &RunConfig{URL: "http://127.0.0.1:18090/", Method: "GET", Concurrency: 64, Duration: 5 * time.Second,
 				Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}}},
@@ -199,18 +252,46 @@ func TestParseArgs(t *testing.T) {
 }
 
 func TestRequestBytes(t *testing.T) {
-	for _, tc := range []struct{ url, method, want string }{
-		{"http://web.ns.svc:8080/a?b=c", "GET", "GET /a?b=c HTTP/1.1\r\nHost: web.ns.svc:8080\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n"},
-		{"http://web", "HEAD", "HEAD / HTTP/1.1\r\nHost: web\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n"},
-		{"http://web:80/", "POST", "POST / HTTP/1.1\r\nHost: web\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\nContent-Length: 0\r\n\r\n"},
-		{"http://[::1]:8080/", "GET", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n"},
+	type dial struct{ Addr, Name string } // Name: resolved by the agent; "" for an address
+	for _, tc := range []struct {
+		url, host, method string
+		want              string
+		dial              dial
+	}{
+		{"http://web.ns.svc:8080/a?b=c", "", "GET", "GET /a?b=c HTTP/1.1\r\nHost: web.ns.svc:8080\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n",
+			dial{"web.ns.svc:8080", "web.ns.svc"}},
+		{"http://web", "", "HEAD", "HEAD / HTTP/1.1\r\nHost: web\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n", dial{"web:80", "web"}},
+		{"http://web:80/", "", "POST", "POST / HTTP/1.1\r\nHost: web\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\nContent-Length: 0\r\n\r\n", dial{"web:80", "web"}},
+		{"http://[::1]:8080/", "", "GET", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n", dial{"[::1]:8080", ""}},
+		// What the reconciler sends: a ClusterIP with the Service's name as Host ...
+		{"http://10.97.3.4:8080/path", "web.team-a.svc:8080", "GET",
+			"GET /path HTTP/1.1\r\nHost: web.team-a.svc:8080\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n", dial{"10.97.3.4:8080", ""}},
+		{"http://10.97.3.4/", "web.team-a.svc", "PUT",
+			"PUT / HTTP/1.1\r\nHost: web.team-a.svc\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\nContent-Length: 0\r\n\r\n", dial{"10.97.3.4:80", ""}},
+		// ... or, for a headless Service, its fully qualified name.
+		{"http://web.team-a.svc.cluster.local.:80/path", "web.team-a.svc", "GET",
+			"GET /path HTTP/1.1\r\nHost: web.team-a.svc\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n",
+			dial{"web.team-a.svc.cluster.local.:80", "web.team-a.svc.cluster.local."}},
+		// Without --host, the final dot is not part of the Host header.
+		{"http://web.team-a.svc.cluster.local.:80/", "", "GET",
+			"GET / HTTP/1.1\r\nHost: web.team-a.svc.cluster.local\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n",
+			dial{"web.team-a.svc.cluster.local.:80", "web.team-a.svc.cluster.local."}},
+		{"http://web.team-a.svc.cluster.local./", "", "GET",
+			"GET / HTTP/1.1\r\nHost: web.team-a.svc.cluster.local\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n",
+			dial{"web.team-a.svc.cluster.local.:80", "web.team-a.svc.cluster.local."}},
+		{"http://Web.Team-A.svc.cluster.local.:8080/", "", "GET",
+			"GET / HTTP/1.1\r\nHost: Web.Team-A.svc.cluster.local:8080\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n",
+			dial{"Web.Team-A.svc.cluster.local.:8080", "Web.Team-A.svc.cluster.local."}},
 	} {
-		tg, err := parseTarget(tc.url, tc.method)
+		tg, err := parseTarget(tc.url, tc.method, tc.host)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.url, err)
 		}
 		if diff := cmp.Diff(tc.want, string(tg.request)); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tc.url, diff)
+			t.Errorf("%s --host=%q (-want +got):\n%s", tc.url, tc.host, diff)
+		}
+		if diff := cmp.Diff(tc.dial, dial{tg.addr, tg.name}); diff != "" {
+			t.Errorf("%s dials (-want +got):\n%s", tc.url, diff)
 		}
 	}
 }
@@ -227,6 +308,13 @@ func FuzzParseArgs(f *testing.F) {
 		{"run", "--url=http://web/\r\nHost: evil", "--method=GET"},
 		{"sleep", "--seconds=5", "--message=I'm so very useful!"},
 		{"run", "--url=https://web/", "--rate=5"},
+		{"--url=http://10.97.3.4:8080/path", "--host=web.team-a.svc:8080", "--method=GET"},
+		{"run", "--url=http://web.team-a.svc.cluster.local.:80/path", "--host=web.team-a.svc"},
+		{"run", "--url=http://web.team-a.svc.cluster.local./", "--method=POST"},
+		{"--url=http://[::1]:8080/", "--host=[::1]:8080", "-c=2"},
+		{"run", "--url=http://10.0.0.1/", "--host=web\r\nHost: evil"},
+		{"run", "--url=http://10.0.0.1/", "--host=u@web/x"},
+		{"run", "--url=http://./", "--host=::1"},
 	} {
 		f.Add(seed[0], seed[1], seed[2])
 	}
@@ -241,6 +329,9 @@ func FuzzParseArgs(f *testing.F) {
 		}
 		if req.Method != cmd.Run.Method || req.Host == "" {
 			t.Fatalf("request %q: method %q host %q", cmd.Run.target.request, req.Method, req.Host)
+		}
+		if cmd.Run.Host != "" && req.Host != cmd.Run.Host {
+			t.Fatalf("request %q: host %q, want --host %q", cmd.Run.target.request, req.Host, cmd.Run.Host)
 		}
 	})
 }
@@ -283,5 +374,187 @@ func TestRunAllocationsPerRequest(t *testing.T) {
 				t.Fatalf("%.4f allocations per request", perRequest)
 			}
 		})
+	}
+}
+
+// longName is a DNS name of the most bytes there may be, 253.
+var longName = strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 61)
+
+// zoneEntry is a name's records in a test zone: a CNAME, or A records.
+type zoneEntry struct {
+	cname string
+	a     [][4]byte
+}
+
+// testZone is what a cluster's DNS answers: an address record, a Service of
+// type ExternalName (a CNAME to a name that has an address record of its own,
+// the same listener, so that following it would succeed), and a name with an
+// address that refuses connections before one that accepts them.
+var testZone = map[string]zoneEntry{
+	"good.test.":      {a: [][4]byte{{127, 0, 0, 1}}},
+	"evil.test.":      {cname: "elsewhere.test."},
+	"elsewhere.test.": {a: [][4]byte{{127, 0, 0, 1}}},
+	"multi.test.":     {a: [][4]byte{{127, 0, 0, 2}, {127, 0, 0, 1}}},
+}
+
+// testResolver serves zone on 127.0.0.1 UDP and returns a resolver that asks
+// only it.
+func testResolver(t *testing.T, zone map[string]zoneEntry) *net.Resolver {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { pc.Close(); <-done })
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if resp, err := answer(zone, buf[:n]); err == nil {
+				pc.WriteTo(resp, from)
+			}
+		}
+	}()
+	addr := pc.LocalAddr().String()
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		// Always UDP: the answers are small, so the resolver never needs TCP.
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", addr)
+	}}
+}
+
+// answer is a recursive resolver's response to query from zone: a CNAME is
+// followed one step, as cluster DNS does for an ExternalName Service.
+func answer(zone map[string]zoneEntry, query []byte) ([]byte, error) {
+	var p dnsmessage.Parser
+	h, err := p.Start(query)
+	if err != nil {
+		return nil, err
+	}
+	q, err := p.Question()
+	if err != nil {
+		return nil, err
+	}
+	name := strings.ToLower(q.Name.String())
+	entry, ok := zone[name]
+	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
+	if !ok {
+		rh.RCode = dnsmessage.RCodeNameError
+	}
+	b := dnsmessage.NewBuilder(nil, rh)
+	b.EnableCompression()
+	if err := b.StartQuestions(); err != nil {
+		return nil, err
+	}
+	if err := b.Question(q); err != nil {
+		return nil, err
+	}
+	if err := b.StartAnswers(); err != nil {
+		return nil, err
+	}
+	if entry.cname != "" {
+		rr := dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName(name), Class: dnsmessage.ClassINET, TTL: 5}
+		if err := b.CNAMEResource(rr, dnsmessage.CNAMEResource{CNAME: dnsmessage.MustNewName(entry.cname)}); err != nil {
+			return nil, err
+		}
+		if q.Type != dnsmessage.TypeCNAME {
+			name, entry = entry.cname, zone[entry.cname]
+		}
+	}
+	if q.Type == dnsmessage.TypeA {
+		for _, a := range entry.a {
+			rr := dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName(name), Class: dnsmessage.ClassINET, TTL: 5}
+			if err := b.AResource(rr, dnsmessage.AResource{A: a}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return b.Finish()
+}
+
+// TestDialByName: a name is dialled at the addresses the agent resolved
+// itself, and a name answered through a CNAME (an ExternalName Service) is
+// never connected to, even though the name it points to would answer.
+func TestDialByName(t *testing.T) {
+	resolver := testResolver(t, testZone)
+	for _, tc := range []struct {
+		name  string
+		host  string
+		want  map[string]int64 // codes, or error classes when no response
+		conns bool             // whether the listener saw a connection
+	}{
+		{"address record", "good.test.", map[string]int64{"200": 6}, true},
+		{"names ignore case", "GOOD.Test.", map[string]int64{"200": 6}, true},
+		{"cname refused", "evil.test.", map[string]int64{"dns": 6}, false},
+		{"no such name", "missing.test.", map[string]int64{"dns": 6}, false},
+		{"next address after a refusal", "multi.test.", map[string]int64{"200": 6}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hosts := make(chan string, 100)
+			url, conns := rawServer(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					select {
+					case hosts <- req.Host:
+					default:
+					}
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+						return
+					}
+				}
+			})
+			port := url[strings.LastIndexByte(url, ':')+1:]
+			cmd, err := ParseArgs([]string{"run", "--url=http://" + tc.host + ":" + port + "/", "--requests=6", "--concurrency=2", "--timeout=5s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Run.target.resolver = resolver
+			r, err := Run(context.Background(), cmd.Run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := r.Codes
+			if r.Latency.Count() == 0 {
+				got = r.ErrorsByClass
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+			if n := conns.Load(); (n > 0) != tc.conns {
+				t.Fatalf("%d connections to the listener, want any: %v", n, tc.conns)
+			}
+			if tc.conns {
+				if h, want := <-hosts, strings.TrimSuffix(tc.host, ".")+":"+port; h != want {
+					t.Fatalf("Host %q, want %q", h, want)
+				}
+			}
+		})
+	}
+}
+
+func TestPartialDeadline(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		left      time.Duration
+		addrsLeft int
+		want      time.Duration
+	}{
+		{10 * time.Second, 1, 10 * time.Second},
+		{10 * time.Second, 2, 5 * time.Second},
+		{3 * time.Second, 2, 2 * time.Second}, // the floor
+		{time.Second, 3, time.Second},         // less than the floor left: all of it
+	} {
+		if got := partialDeadline(now, now.Add(tc.left), tc.addrsLeft).Sub(now); got != tc.want {
+			t.Errorf("partialDeadline(%v left, %d addresses) = now + %v, want %v", tc.left, tc.addrsLeft, got, tc.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ const (
 	maxTimeout     = time.Hour
 	maxMethodLen   = 32
 	maxPathLen     = 8192
+	maxHostLen     = 255 // --host; a DNS name is at most 253 bytes, plus the port
 )
 
 // Command is what the command line asks for: exactly one of Run and Sleep.
@@ -32,6 +34,7 @@ type Command struct {
 // RunConfig is the `run` subcommand: send load to one URL.
 type RunConfig struct {
 	URL          string
+	Host         string // the Host header; "" = the URL's authority, without a final dot or :80
 	Method       string
 	Requests     int64         // closed model: total requests, 0 = unbounded (then Duration stops it)
 	Concurrency  int           // connections (closed) or most in-flight requests (open)
@@ -64,12 +67,16 @@ func usagef(format string, args ...any) error {
 }
 
 const usageText = `usage:
-  agent run --url=http://HOST[:PORT]/PATH [--method=GET] [--requests=N] [--concurrency=C] [--timeout=10s]
-            [--rate=R --duration=D] [--duration=D] [--start-file=F] [--start-timeout=10m] [--result-file=F]
+  agent run --url=http://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET] [--requests=N] [--concurrency=C]
+            [--timeout=10s] [--rate=R --duration=D] [--duration=D] [--start-file=F] [--start-timeout=10m]
+            [--result-file=F]
   agent sleep [--seconds=N] [--message=TEXT]
 run: closed model by default (C connections, each sends its next request when the previous one
 ended, --requests in total, 0 = until --duration); with --rate, open model (R requests started per
-second for --duration; --requests is then ignored). -c and -d are short for --concurrency and --duration; "run" may be omitted.`
+second for --duration; --requests is then ignored). -c and -d are short for --concurrency and --duration; "run" may be omitted.
+The URL's host is where connections go: an IP address as it is, a DNS name (end it with a dot to
+skip search domains) resolved by the agent and refused, as errors of class dns, when it is answered
+for another name (a CNAME). --host is the Host header; by default the URL's authority.`
 
 // ParseArgs parses the agent's arguments (without the program name).
 // Errors are *UsageError and name the offending flag.
@@ -126,6 +133,7 @@ func parseRun(args []string) (*RunConfig, error) {
 	cfg := &RunConfig{}
 	fs, _ := newFlagSet("run")
 	fs.StringVar(&cfg.URL, "url", "", "target URL, http://host[:port]/path")
+	fs.StringVar(&cfg.Host, "host", "", "Host header, host[:port]; default: the URL's authority")
 	fs.StringVar(&cfg.Method, "method", "GET", "HTTP method, upper-case letters")
 	fs.Int64Var(&cfg.Requests, "requests", 0, "total requests (closed model); 0 = until --duration")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 1, "connections")
@@ -141,6 +149,8 @@ func parseRun(args []string) (*RunConfig, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
+	hostSet := false // --host= must not silently mean "derive it"
+	fs.Visit(func(f *flag.Flag) { hostSet = hostSet || f.Name == "host" })
 	switch {
 	case cfg.URL == "":
 		return nil, usagef("--url is required")
@@ -160,8 +170,11 @@ func parseRun(args []string) (*RunConfig, error) {
 		return nil, usagef("--requests or --duration is required")
 	case cfg.StartTimeout <= 0:
 		return nil, usagef("--start-timeout must be > 0, got %v", cfg.StartTimeout)
+	case hostSet && !validHostHeader(cfg.Host):
+		return nil, usagef("--host must be HOST[:PORT], a host name or IP address ([IPv6] in brackets) and an optional port from 1 to 65535, at most %d bytes, got %q",
+			maxHostLen, cfg.Host)
 	}
-	t, err := parseTarget(cfg.URL, cfg.Method)
+	t, err := parseTarget(cfg.URL, cfg.Method, cfg.Host)
 	if err != nil {
 		return nil, err
 	}
@@ -187,15 +200,22 @@ func parseSleep(args []string) (*SleepConfig, error) {
 // target is where requests go and the exact bytes of one request.
 type target struct {
 	addr    string // host:port to dial
+	name    string // the host when it is a DNS name, which the agent resolves itself; "" for an IP address
+	port    uint16
 	request []byte // the whole request, serialised once
 	head    bool   // HEAD: responses have no body whatever their headers say
+
+	// resolver resolves name; nil is net.DefaultResolver. Tests point it
+	// at their own DNS server.
+	resolver *net.Resolver
 }
 
 // parseTarget checks the URL and method and serialises the request. Only
 // http:// URLs are accepted, with no user info; the method must be upper-case
 // letters and the path printable ASCII (0x21-0x7E) starting with '/', since
-// both go verbatim into the request line.
-func parseTarget(rawURL, method string) (target, error) {
+// both go verbatim into the request line. hostHeader, already checked by
+// validHostHeader, is the Host header; "" derives it from the URL.
+func parseTarget(rawURL, method, hostHeader string) (target, error) {
 	if method == "" || len(method) > maxMethodLen {
 		return target{}, usagef("--method must be 1 to %d upper-case letters, got %q", maxMethodLen, method)
 	}
@@ -233,12 +253,23 @@ func parseTarget(rawURL, method string) (target, error) {
 	if !validHost(host) {
 		return target{}, usagef("--url host %q is not a host name or IP address", host)
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || strconv.Itoa(p) != port {
+	p, ok := parsePort(port)
+	if !ok {
 		return target{}, usagef("--url port %q is not a number from 1 to 65535", port)
 	}
-	hostHeader := authority
-	if port == "80" {
-		hostHeader = strings.TrimSuffix(authority, ":80")
+	if hostHeader == "" {
+		hostHeader = authority
+		if port == "80" {
+			hostHeader = strings.TrimSuffix(authority, ":80")
+		}
+		// The final dot only keeps the resolver off the search domains;
+		// servers and proxies know the name without it.
+		if name, ok := strings.CutSuffix(host, "."); ok {
+			hostHeader = name
+			if port != "80" {
+				hostHeader += ":" + port
+			}
+		}
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n", method, path, hostHeader)
@@ -246,20 +277,85 @@ func parseTarget(rawURL, method string) (target, error) {
 		b.WriteString("Content-Length: 0\r\n") // no body; some servers want the length said
 	}
 	b.WriteString("\r\n")
-	return target{addr: net.JoinHostPort(host, port), request: b.Bytes(), head: method == "HEAD"}, nil
+	t := target{addr: net.JoinHostPort(host, port), port: p, request: b.Bytes(), head: method == "HEAD"}
+	if net.ParseIP(host) == nil {
+		t.name = host
+	}
+	return t, nil
 }
 
-// validHost accepts DNS names (letters, digits, '-', '.', '_') and IP addresses.
-func validHost(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
+// parsePort parses a port from 1 to 65535 written without sign or leading zeros.
+func parsePort(s string) (uint16, bool) {
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 || strconv.Itoa(p) != s {
+		return 0, false
 	}
+	return uint16(p), true
+}
+
+// validHost accepts IP addresses and DNS names: labels of 1 to 63 letters,
+// digits, '-' or '_', joined by single dots, with an optional final dot (a
+// fully qualified name, which the resolver does not extend with search
+// domains).
+func validHost(h string) bool {
 	if net.ParseIP(h) != nil {
 		return true
 	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+	name := strings.TrimSuffix(h, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	label := 0
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_':
+			if label++; label > 63 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return label > 0
+}
+
+// validHostHeader accepts what --host may be: HOST[:PORT] as in a URL's
+// authority, HOST being a DNS name, an IPv4 address or a bracketed IPv6
+// address. Everything else, CR, LF and spaces included, could not go
+// verbatim into the request head.
+func validHostHeader(h string) bool {
+	if h == "" || len(h) > maxHostLen {
+		return false
+	}
+	host, port, hasPort := h, "", false
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		ip, err := netip.ParseAddr(h[1:end])
+		if err != nil || !ip.Is6() || ip.Zone() != "" {
+			return false
+		}
+		if port, hasPort = strings.CutPrefix(h[end+1:], ":"); !hasPort && end+1 != len(h) {
+			return false
+		}
+	} else {
+		if i := strings.LastIndexByte(h, ':'); i >= 0 {
+			host, port, hasPort = h[:i], h[i+1:], true
+		}
+		// A bare IPv6 address is not a Host header: it needs brackets.
+		if strings.Contains(host, ":") || !validHost(host) {
+			return false
+		}
+	}
+	if hasPort {
+		if _, ok := parsePort(port); !ok {
 			return false
 		}
 	}

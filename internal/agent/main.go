@@ -4,10 +4,20 @@
 //
 // Command line (built by the reconciler):
 //
-//	agent run --url=http://SVC.NS.svc:PORT/PATH --method=GET --requests=N --concurrency=C --timeout=10s \
-//	          [--rate=R --duration=60s] [--start-file=/etc/dilo/start] [--start-timeout=10m] \
-//	          [--result-file=/dev/termination-log]
+//	agent run --url=http://CLUSTER-IP:PORT/PATH --host=SVC.NS.svc[:PORT] --method=GET --requests=N \
+//	          --concurrency=C --timeout=10s [--rate=R --duration=60s] [--start-file=/etc/dilo/start] \
+//	          [--start-timeout=10m] [--result-file=/dev/termination-log]
 //	agent sleep --seconds=N [--message=TEXT]
+//
+// The agent sends only where it is told. The URL's host is what it connects
+// to: the Service's ClusterIP, dialled as it is, or for a headless Service
+// a fully qualified name with its final dot (SVC.NS.svc.cluster.local.), so
+// that no search domain extends it. The agent resolves a name itself on
+// every new connection and refuses, with errors of class "dns", a name
+// answered for another name: a CNAME, which is what cluster DNS answers for a
+// Service of type ExternalName, pointing anywhere its owner likes. --host is
+// the Host header, exactly (HOST[:PORT], at most 255 bytes); without it the
+// header is the URL's authority, without the name's final dot or a :80 port.
 //
 // run sends over raw keep-alive HTTP/1.1 connections (not net/http: see
 // /work/shared/bench/REPORT.md, section 5): each connection's goroutine
