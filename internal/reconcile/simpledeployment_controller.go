@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
@@ -27,6 +29,9 @@ type SimpleDeploymentReconciler struct {
 	Recorder events.EventRecorder
 	// AgentImage is the image of the pod; its agent's sleep command runs.
 	AgentImage string
+	// APIReader reads around the cache, which holds DiLO's pods only, to learn whose
+	// pod took this generation's name.
+	APIReader client.Reader
 }
 
 // +kubebuilder:rbac:groups=example.org,resources=simpledeployments,verbs=get;list;watch
@@ -42,6 +47,9 @@ func (r *SimpleDeploymentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("dilo-simpledeployment")
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&dilov1.SimpleDeployment{}).
 		Owns(&corev1.Pod{}).
@@ -50,7 +58,9 @@ func (r *SimpleDeploymentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Reconcile deletes the pods of earlier generations, creates this generation's pod if
-// it is missing, and patches status (children, observedGeneration) in a defer.
+// it is missing, and patches status (children, observedGeneration) in a defer. It
+// deletes only pods it controls (or an earlier SimpleDeployment of the same name did):
+// its labels select the pods, but whoever may create a pod may set them.
 func (r *SimpleDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	sd := &dilov1.SimpleDeployment{}
 	if err := r.Get(ctx, req.NamespacedName, sd); err != nil {
@@ -88,7 +98,11 @@ func (r *SimpleDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	exists := false
 	for i := range list.Items {
 		pod := &list.Items[i]
-		if pod.Name == desired.Name && metav1.IsControlledBy(pod, sd) {
+		own := metav1.IsControlledBy(pod, sd)
+		if !own && !ofEarlierSimpleDeployment(pod, sd) {
+			continue // it carries the labels, but is not ours to delete
+		}
+		if own && pod.Name == desired.Name {
 			exists = true
 			continue
 		}
@@ -103,14 +117,52 @@ func (r *SimpleDeploymentReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		r.event(sd, corev1.EventTypeNormal, "Replaced", fmt.Sprintf("Deleted pod %s of an earlier generation", pod.Name))
 	}
 	if !exists {
-		if err := r.Create(ctx, desired); err != nil && !apierrors.IsAlreadyExists(err) {
-			return ctrl.Result{}, fmt.Errorf("failed to create pod %s: %w", desired.Name, err)
-		} else if err == nil {
-			r.event(sd, corev1.EventTypeNormal, "Created", fmt.Sprintf("Created pod %s", desired.Name))
+		if err := r.createPod(ctx, sd, desired); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	children = []string{desired.Name}
 	return ctrl.Result{}, nil
+}
+
+// createPod creates this generation's pod, and fails unless it then exists and is sd's:
+// a pod of that name may be another's, which status must not claim as sd's child.
+func (r *SimpleDeploymentReconciler) createPod(ctx context.Context, sd *dilov1.SimpleDeployment, desired *corev1.Pod) error {
+	err := r.Create(ctx, desired)
+	if err == nil {
+		r.event(sd, corev1.EventTypeNormal, "Created", fmt.Sprintf("Created pod %s", desired.Name))
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("failed to create pod %s: %w", desired.Name, err)
+	}
+	// Ours when an earlier reconcile created it and the cache has not seen it yet; the
+	// cache cannot tell, as it holds no pod without DiLO's labels.
+	pod := &corev1.Pod{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), pod); err != nil {
+		return fmt.Errorf("failed to read pod %s, which exists: %w", desired.Name, err)
+	}
+	switch {
+	case metav1.IsControlledBy(pod, sd):
+		return nil
+	case ofEarlierSimpleDeployment(pod, sd):
+		return fmt.Errorf("pod %s of an earlier SimpleDeployment %s is not deleted yet", desired.Name, sd.Name)
+	}
+	msg := fmt.Sprintf("Pod %s exists and is not controlled by this SimpleDeployment; it is left alone", desired.Name)
+	r.event(sd, corev1.EventTypeWarning, "PodNameTaken", msg)
+	return errors.New(msg)
+}
+
+// ofEarlierSimpleDeployment reports whether pod's controller is a SimpleDeployment of
+// sd's name but not sd: one deleted since (names are unique), whose pods the garbage
+// collector deletes anyway, and one of which may hold the name sd's pod needs.
+func ofEarlierSimpleDeployment(pod *corev1.Pod, sd *dilov1.SimpleDeployment) bool {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil || ref.Kind != "SimpleDeployment" || ref.Name != sd.Name || ref.UID == sd.UID {
+		return false
+	}
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	return err == nil && gv.Group == dilov1.GroupVersion.Group
 }
 
 // event records an Event about sd.
