@@ -19,6 +19,15 @@ const (
 	// LabelSimpleDeployment holds the name of the SimpleDeployment a pod belongs to.
 	LabelSimpleDeployment = "example.org/simpledeployment"
 
+	// ReservedPrefix starts every label and annotation key that is DiLO's to set:
+	// spec.podTemplate may not use it.
+	ReservedPrefix = "example.org/"
+
+	// ReadinessGateNeverReady is a readiness gate of every load-generator pod that DiLO
+	// never sets: the pods are never Ready, so no Service ever sends traffic to them,
+	// whatever labels spec.podTemplate gives them.
+	ReadinessGateNeverReady = "example.org/load-generator"
+
 	// AnnotationStartAt is set on every pod of a run once all of them are running: the
 	// RFC 3339 instant at which their agents start sending (the synchronised start).
 	AnnotationStartAt = "example.org/start-at"

@@ -13,6 +13,21 @@ const (
 	ReasonExternalNameService = "ExternalNameService"
 	// ReasonServicePortNotFound: the Service has no port matching spec.test.port, or no port at all.
 	ReasonServicePortNotFound = "ServicePortNotFound"
+	// ReasonServiceWithoutSelector: the Service has no selector, so its endpoints are
+	// whatever someone wrote, inside the cluster or not; refused unless the manager runs
+	// with --allow-services-without-selector.
+	ReasonServiceWithoutSelector = "ServiceWithoutSelector"
+	// ReasonForeignEndpoints: an EndpointSlice of the Service was not made by the
+	// EndpointSlice controller from its selector (hand-written endpoints can point
+	// anywhere); refused unless --allow-services-without-selector.
+	ReasonForeignEndpoints = "ForeignEndpoints"
+	// ReasonTargetChanged: while the run went, its Service stopped being the one
+	// recorded in status.target when the run's pods were created.
+	ReasonTargetChanged = "TargetChanged"
+	// ReasonLimitExceeded: the run asks for more than the manager allows a LoadTest
+	// (replicas, connections, request rate, deadline): checked again when the run starts,
+	// so that a LoadTest created while the webhooks were off lifts no limit.
+	ReasonLimitExceeded = "LimitExceeded"
 
 	// ReasonUnschedulable: a pod stayed unschedulable (PodScheduled=False, reason
 	// Unschedulable) for UnschedulableGraceSeconds.

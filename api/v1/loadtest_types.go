@@ -3,6 +3,7 @@ package v1
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -18,6 +19,14 @@ const (
 	// MaxNameLength bounds metadata.name so that pod names and label values built
 	// from it stay within Kubernetes' 63-character label limit.
 	MaxNameLength = 50
+
+	// MaxEncodedBytes is the largest LoadTest, encoded as the API server sends it to
+	// the admission webhook, that DiLO accepts: the manager caches every LoadTest, so
+	// their size bounds its memory (with a ResourceQuota on count/loadtests.example.org).
+	MaxEncodedBytes = 64 << 10
+	// MaxPodTemplateKeys bounds each map of spec.podTemplate; MaxTolerations its list.
+	MaxPodTemplateKeys = 64
+	MaxTolerations     = 32
 
 	DefaultMethod         = "GET"
 	DefaultRepeat         = 100
@@ -49,6 +58,10 @@ const (
 const (
 	ConditionComplete = "Complete"
 	ConditionFailed   = "Failed"
+	// ConditionQueued is set only when the manager caps how many runs execute at once
+	// in a namespace: True (reason Queued) while the run waits for a free slot, its
+	// message naming the runs it waits behind; False (reason Admitted) once it started.
+	ConditionQueued = "Queued"
 )
 
 // UpdatePolicy says what an edit of spec does while a run is pending or executing.
@@ -79,7 +92,8 @@ type LoadTestSpec struct {
 	// deadlineSeconds bounds a run, from its start (status.startTime) to the end of its
 	// last pod: a run still going after it fails with reason DeadlineExceeded, and its
 	// running pods are deleted. A run whose pods all ended in time is not failed by it.
-	// Unset: no deadline.
+	// Unset: the manager's default deadline (--default-deadline, 1 hour unless the
+	// admin chose otherwise); above the manager's --max-deadline it is refused.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=604800
 	// +optional
@@ -118,7 +132,10 @@ type LoadTestSpec struct {
 	TTLDeletesLoadTest bool `json:"ttlDeletesLoadTest,omitempty"`
 
 	// podTemplate adds to the load-generator pods DiLO builds: labels, annotations,
-	// resources, and where they may be scheduled. Unset: DiLO's defaults.
+	// resources, and where they may be scheduled. Unset: DiLO's defaults. It shapes pods,
+	// so beyond what the cluster's DiLO allows every LoadTest author (label and
+	// annotation key prefixes, CPU and memory up to a ceiling: the manager's flags), the
+	// admission webhook accepts it only from a user who may create pods in the namespace.
 	// +optional
 	PodTemplate *AgentPodTemplate `json:"podTemplate,omitempty"`
 }
@@ -137,15 +154,18 @@ type AgentPodTemplate struct {
 
 // AgentPodMetadata are labels and annotations for the load-generator pods.
 type AgentPodMetadata struct {
-	// labels are added to every pod. DiLO's own labels (app.kubernetes.io/managed-by,
-	// example.org/loadtest, example.org/run, example.org/replica) win over a user's
-	// label of the same key.
+	// labels are added to every pod. Keys under example.org/ are DiLO's and refused, and
+	// DiLO's app.kubernetes.io/managed-by wins over a user's. The pods are never Ready (a
+	// readiness gate DiLO never sets), so no Service sends traffic to them whatever their
+	// labels.
+	// +kubebuilder:validation:MaxProperties=64
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
 	// annotations are added to every pod, e.g. sidecar.istio.io/inject: "false" to opt
-	// out of sidecar injection. DiLO's own annotation example.org/start-at (the
-	// synchronised start) is DiLO's alone: a user's value for it is dropped.
+	// out of sidecar injection. Keys under example.org/ (such as example.org/start-at, the
+	// synchronised start) are DiLO's and refused.
+	// +kubebuilder:validation:MaxProperties=64
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
@@ -159,11 +179,13 @@ type AgentPodSpec struct {
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 
 	// nodeSelector must match a node's labels for the pods to be scheduled on it.
+	// +kubebuilder:validation:MaxProperties=64
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
 	// tolerations let the pods be scheduled on nodes with matching taints.
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
@@ -304,13 +326,21 @@ type LoadTestStatus struct {
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
 
-	// startTime is when the current run started (deadlineSeconds counts from it).
+	// startTime is when the current run started, or, for a run that waited in its
+	// namespace's queue, when it left it (deadlineSeconds counts from it).
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 
 	// completionTime is when the current run ended, finished or failed.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// target is what the current run sends to, recorded when its pods were created. The
+	// run fails with reason TargetChanged when the Service stops being this one (deleted,
+	// re-created, retyped, given another cluster IP or port, or endpoints that the
+	// EndpointSlice controller did not make) while the run goes.
+	// +optional
+	Target *RunTarget `json:"target,omitempty"`
 
 	// results are the current run's results, merged exactly across its pods. They are
 	// computed once, when every pod succeeded, from the pods' termination messages, and
@@ -323,11 +353,35 @@ type LoadTestStatus struct {
 	// as for a Job. A new run clears them. Failed reasons: Unschedulable,
 	// ImagePullFailed, ContainerCreateFailed, OOMKilled, Evicted, PodDeleted, PodFailed,
 	// DeadlineExceeded, ServiceNotFound, ExternalNameService, ServicePortNotFound,
-	// ResultUnreadable, ThresholdBroken, PodRejected.
+	// ServiceWithoutSelector, ForeignEndpoints, TargetChanged, LimitExceeded,
+	// ResultUnreadable, ThresholdBroken, PodRejected. Queued, only when the manager caps
+	// how many runs execute at once in the namespace: True (reason Queued) while the run
+	// waits, pending and without pods, for a free slot, its message naming the runs
+	// running and those ahead of it in the queue; False (reason Admitted) once it started.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RunTarget is the Service a run sends to, as it was when the run's pods were created.
+type RunTarget struct {
+	// service is the Service's name, in the LoadTest's namespace.
+	Service string `json:"service"`
+	// uid is the Service's metadata.uid: a Service deleted and re-created under the same
+	// name is another Service.
+	UID types.UID `json:"uid"`
+	// type is the Service's spec.type.
+	Type corev1.ServiceType `json:"type"`
+	// clusterIP is the Service's spec.clusterIP ("None" for a headless Service).
+	ClusterIP string `json:"clusterIP"`
+	// port is the Service port the requests go to.
+	Port int32 `json:"port"`
+	// address is what the agents connect to: the cluster IP, or for a headless Service its
+	// fully qualified DNS name (with a trailing dot, so that no DNS search path applies).
+	Address string `json:"address"`
+	// host is the requests' Host header: <service>.<namespace>.svc, with :port unless 80.
+	Host string `json:"host"`
 }
 
 // Results are a run's results merged across its pods. Percentiles come from the
@@ -392,8 +446,11 @@ type Latency struct {
 // OOM-killed (OOMKilled), evicted (Evicted), deleted by someone or gone
 // (PodDeleted), or ends failed otherwise (PodFailed); when spec.deadlineSeconds passes
 // (DeadlineExceeded); when, as the run starts, its Service is missing, of type
-// ExternalName or without the port (ServiceNotFound, ExternalNameService,
-// ServicePortNotFound); when the API server refuses a pod as invalid or forbidden
+// ExternalName, without the port, without a selector or with EndpointSlices the
+// EndpointSlice controller did not make (ServiceNotFound, ExternalNameService,
+// ServicePortNotFound, ServiceWithoutSelector, ForeignEndpoints), or the run asks for
+// more than the manager allows (LimitExceeded); when its Service changes while it goes
+// (TargetChanged); when the API server refuses a pod as invalid or forbidden
 // (PodRejected); or when a pod's result is unreadable (ResultUnreadable) or
 // the merged results break spec.thresholds (ThresholdBroken). The pods of a failed
 // run that still run are deleted; ended pods are kept for their logs until the next

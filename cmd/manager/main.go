@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,6 +27,7 @@ import (
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	dilometrics "github.com/dilo-operator/dilo/internal/metrics"
 	"github.com/dilo-operator/dilo/internal/metricsauth"
+	"github.com/dilo-operator/dilo/internal/policy"
 	"github.com/dilo-operator/dilo/internal/reconcile"
 	"github.com/dilo-operator/dilo/internal/scheme"
 	webhooks "github.com/dilo-operator/dilo/internal/webhook"
@@ -48,8 +50,10 @@ type options struct {
 
 	// agentImage is the image of the load-generator pods (and SimpleDeployment pods).
 	agentImage string
-	// maxReplicas is the webhook's cap on spec.replicas, at most the schema's.
+	// maxReplicas is the cap on spec.replicas, at most the schema's.
 	maxReplicas int
+	// policy is what LoadTest authors are allowed (but for maxReplicas, set from it).
+	policy policy.Policy
 	// watchNamespaces, when set, are the only namespaces the manager watches (its
 	// --watch-namespaces); empty means every namespace.
 	watchNamespaces string
@@ -98,8 +102,32 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.webhookCertKey, "webhook-cert-key", "tls.key", "The name of the webhook key file.")
 	fs.StringVar(&o.agentImage, "agent-image", "localhost/dilo:dev",
 		"The image of the load-generator pods and SimpleDeployment pods; it holds the /agent binary.")
-	fs.IntVar(&o.maxReplicas, "max-replicas", 100,
-		fmt.Sprintf("The admission webhook's cap on spec.replicas (at most %d, the schema's).", dilov1.MaxReplicas))
+	o.policy = policy.Default()
+	fs.IntVar(&o.maxReplicas, "max-replicas", int(o.policy.MaxReplicas),
+		fmt.Sprintf("The cap on a LoadTest's spec.replicas (at most %d, the schema's).", dilov1.MaxReplicas))
+	fs.Int64Var(&o.policy.MaxConnections, "max-connections-per-loadtest", o.policy.MaxConnections,
+		"The cap on a LoadTest's connections, replicas × spec.test.concurrency; 0: no cap.")
+	fs.Int64Var(&o.policy.MaxRate, "max-rate-per-loadtest", o.policy.MaxRate,
+		"The cap on a LoadTest's requests per second, replicas × spec.test.rate; 0: no cap.")
+	fs.DurationVar(&o.policy.DefaultDeadline, "default-deadline", o.policy.DefaultDeadline,
+		"The deadline of a run whose spec.deadlineSeconds is unset; 0: none.")
+	fs.DurationVar(&o.policy.MaxDeadline, "max-deadline", o.policy.MaxDeadline,
+		"The cap on spec.deadlineSeconds; 0: no cap.")
+	fs.Func("pod-label-prefixes",
+		"Comma-separated prefixes of the label keys spec.podTemplate may set without its author's right to create pods, e.g. cost.example.com/ (default: none).",
+		func(v string) error { o.policy.PodLabelPrefixes = splitList(v); return nil })
+	fs.Func("pod-annotation-prefixes",
+		"Comma-separated prefixes of the annotation keys spec.podTemplate may set without its author's right to create pods, e.g. sidecar.istio.io/ (default: none).",
+		func(v string) error { o.policy.PodAnnotationPrefixes = splitList(v); return nil })
+	fs.Func("pod-max-cpu", fmt.Sprintf("The most CPU spec.podTemplate may request or limit per pod without its author's right to create pods (default %s).", o.policy.MaxPodCPU.String()),
+		func(v string) (err error) { o.policy.MaxPodCPU, err = resource.ParseQuantity(v); return err })
+	fs.Func("pod-max-memory", fmt.Sprintf("The most memory spec.podTemplate may request or limit per pod without its author's right to create pods (default %s).", o.policy.MaxPodMemory.String()),
+		func(v string) (err error) { o.policy.MaxPodMemory, err = resource.ParseQuantity(v); return err })
+	fs.BoolVar(&o.policy.AllowServicesWithoutSelector, "allow-services-without-selector", false,
+		"Let LoadTests target Services without a selector, or with EndpointSlices the EndpointSlice controller did not make: their endpoints can point anywhere, outside the cluster too.")
+	fs.StringVar(&o.policy.ClusterDomain, "cluster-domain", o.policy.ClusterDomain,
+		"The cluster's DNS domain: agents dial a headless Service by its fully qualified name in it.")
+
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces the manager watches and runs LoadTests in, e.g. a,b; empty: every namespace. "+
 			"With it the manager needs rights in those namespaces only (config/namespaced).")
@@ -118,6 +146,10 @@ func run(o options) error {
 func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 	if o.maxReplicas < 1 || o.maxReplicas > dilov1.MaxReplicas {
 		return nil, fmt.Errorf("--max-replicas=%d: must be from 1 to %d", o.maxReplicas, dilov1.MaxReplicas)
+	}
+	o.policy.MaxReplicas = int32(o.maxReplicas)
+	if err := o.policy.Validate(); err != nil {
+		return nil, err
 	}
 	namespaces, err := parseWatchNamespaces(o.watchNamespaces)
 	if err != nil {
@@ -160,7 +192,8 @@ func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the manager: %w", err)
 	}
-	if err := (&reconcile.LoadTestReconciler{AgentImage: o.agentImage}).SetupWithManager(mgr); err != nil {
+	ltr := &reconcile.LoadTestReconciler{AgentImage: o.agentImage, Policy: o.policy}
+	if err := ltr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("failed to set up the LoadTest controller: %w", err)
 	}
 	if err := (&reconcile.SimpleDeploymentReconciler{AgentImage: o.agentImage}).SetupWithManager(mgr); err != nil {
@@ -174,7 +207,7 @@ func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("failed to add the ready check: %w", err)
 	}
 	if o.enableWebhooks {
-		if err := webhooks.Setup(mgr, webhooks.Options{MaxReplicas: o.maxReplicas}); err != nil {
+		if err := webhooks.Setup(mgr, webhooks.Options{Policy: o.policy}); err != nil {
 			return nil, err
 		}
 		// Ready only once the webhook server serves: the API server calls only ready pods.
@@ -187,12 +220,16 @@ func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 }
 
 // cacheOptions makes the manager's cache hold only the pods DiLO created, trimmed to
-// what its controllers read (reconcile.PodCache), so that memory stays proportional to
-// DiLO's own work; and, when namespaces are given, only objects of those namespaces
-// (nil: every namespace).
+// what its controllers read (reconcile.PodCache), and LoadTests without kubectl's copy
+// of their last applied configuration (reconcile.LoadTestCache), so that memory stays
+// proportional to DiLO's own work; and, when namespaces are given, only objects of
+// those namespaces (nil: every namespace).
 func cacheOptions(namespaces []string) cache.Options {
 	o := cache.Options{
-		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: reconcile.PodCache()},
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}:      reconcile.PodCache(),
+			&dilov1.LoadTest{}: reconcile.LoadTestCache(),
+		},
 		// DiLO never reads managed fields; they are a large share of a cached object.
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}
@@ -203,6 +240,17 @@ func cacheOptions(namespaces []string) cache.Options {
 		}
 	}
 	return o
+}
+
+// splitList splits a comma-separated flag value, dropping spaces and empty entries.
+func splitList(v string) []string {
+	var out []string
+	for e := range strings.SplitSeq(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // parseWatchNamespaces parses --watch-namespaces: namespace names separated by commas,

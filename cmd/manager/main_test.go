@@ -74,12 +74,21 @@ func TestCacheOptions(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("DefaultNamespaces (-want +got):\n%s", diff)
 			}
-			if len(o.ByObject) != 1 {
-				t.Fatalf("ByObject %v; want pods only", o.ByObject)
+			if len(o.ByObject) != 2 {
+				t.Fatalf("ByObject has %d entries; want pods and LoadTests", len(o.ByObject))
 			}
 			for obj, by := range o.ByObject {
-				if _, ok := obj.(*corev1.Pod); !ok || by.Label == nil || by.Label.String() != ownPods {
-					t.Errorf("ByObject %T: label %v; want pods labelled %s", obj, by.Label, ownPods)
+				switch obj.(type) {
+				case *corev1.Pod:
+					if by.Label == nil || by.Label.String() != ownPods || by.Transform == nil {
+						t.Errorf("pods: label %v; want pods labelled %s, trimmed", by.Label, ownPods)
+					}
+				case *dilov1.LoadTest:
+					if by.Label != nil || by.Transform == nil {
+						t.Errorf("LoadTests: label %v; want every LoadTest, trimmed", by.Label)
+					}
+				default:
+					t.Errorf("ByObject %T; want pods and LoadTests only", obj)
 				}
 			}
 		})

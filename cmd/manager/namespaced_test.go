@@ -308,7 +308,7 @@ func createRun(t *testing.T, env *testenv.Env, ns string) *dilov1.LoadTest {
 	t.Helper()
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
 	}
 	lt := &dilov1.LoadTest{
 		ObjectMeta: metav1.ObjectMeta{Name: "run", Namespace: ns},

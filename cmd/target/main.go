@@ -4,12 +4,14 @@
 //	GET /slow?ms=N    200 after N milliseconds (at most 60000)
 //	GET /status/NNN   responds with status NNN (100 to 599)
 //	GET /healthz      200 "ok"
+//	GET /requests     the requests served so far (but these two), by Host header, as JSON
 //
 // It listens on -addr (default :8080) and stops on SIGTERM, finishing open requests.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -43,11 +46,22 @@ func main() {
 	}
 }
 
-// newHandler returns the target's routes.
+// newHandler returns the target's routes, counting the requests served by Host header
+// (tests ask it who was sent what).
 func newHandler() http.Handler {
 	body := []byte("hello from dilo target\n")
+	var (
+		mu     sync.Mutex
+		byHost = map[string]int64{}
+	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/requests", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(byHost)
+	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
 		if err != nil || ms < 0 {
@@ -75,5 +89,12 @@ func newHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(body)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/requests" {
+			mu.Lock()
+			byHost[r.Host]++
+			mu.Unlock()
+		}
+		mux.ServeHTTP(w, r)
+	})
 }

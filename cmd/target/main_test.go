@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +36,20 @@ func TestHandler(t *testing.T) {
 				t.Errorf("GET %s took %v, want at least %v", tc.path, took, tc.min)
 			}
 		})
+	}
+}
+
+func TestRequestsCountsByHost(t *testing.T) {
+	h := newHandler()
+	for _, host := range []string{"web.a.svc", "web.a.svc", "other"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Host = host
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/requests", nil))
+	if got, want := strings.TrimSpace(rec.Body.String()), `{"other":1,"web.a.svc":2}`; got != want {
+		t.Errorf("GET /requests = %s; want %s", got, want)
 	}
 }

@@ -22,9 +22,11 @@ type runObservation struct {
 	Pods map[string]*corev1.Pod
 	// Executing is true once every pod has existed: a missing pod was deleted.
 	Executing bool
-	// Start is when the run started; DeadlineSeconds bounds it when set.
+	// Start is when the run started; Deadline bounds it when not 0: spec.deadlineSeconds
+	// or, DeadlineDefault, the manager's default.
 	Start           time.Time
-	DeadlineSeconds *int64
+	Deadline        time.Duration
+	DeadlineDefault bool
 	// Now is the time of the reconcile.
 	Now time.Time
 }
@@ -90,11 +92,15 @@ func assessRun(o runObservation) runAssessment {
 		a.RequeueAfter = 0
 		return a
 	}
-	if o.DeadlineSeconds != nil {
-		exceeded, left := deadline(o.Start, *o.DeadlineSeconds, o.Now)
+	if o.Deadline > 0 {
+		exceeded, left := deadline(o.Start, o.Deadline, o.Now)
 		if exceeded {
+			source := "spec.deadlineSeconds"
+			if o.DeadlineDefault {
+				source = "the manager's --default-deadline, as spec.deadlineSeconds is unset"
+			}
 			a.Failure = &failure{dilov1.ReasonDeadlineExceeded,
-				fmt.Sprintf("the run was still going %ds after it started (spec.deadlineSeconds)", *o.DeadlineSeconds)}
+				fmt.Sprintf("the run was still going %ds after it started (%s)", int64(o.Deadline/time.Second), source)}
 			a.RequeueAfter = 0
 			return a
 		}
@@ -151,10 +157,10 @@ func assessPod(pod *corev1.Pod, now time.Time) (*failure, time.Duration) {
 	return nil, 0
 }
 
-// deadline reports whether a run started at start is past deadlineSeconds at now, and
+// deadline reports whether a run started at start is past its deadline d at now, and
 // otherwise how long it has left.
-func deadline(start time.Time, deadlineSeconds int64, now time.Time) (exceeded bool, left time.Duration) {
-	left = start.Add(time.Duration(deadlineSeconds) * time.Second).Sub(now)
+func deadline(start time.Time, d time.Duration, now time.Time) (exceeded bool, left time.Duration) {
+	left = start.Add(d).Sub(now)
 	if left <= 0 {
 		return true, 0
 	}
@@ -282,12 +288,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// truncate cuts s to n bytes, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

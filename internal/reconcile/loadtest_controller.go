@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,10 +19,12 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/metrics"
+	"github.com/dilo-operator/dilo/internal/policy"
 )
 
 // LoadTestReconciler runs a LoadTest's runs: see the package documentation.
@@ -36,6 +41,9 @@ type LoadTestReconciler struct {
 	StartDelay time.Duration
 	// Now returns the current time; nil means time.Now (tests move the clock).
 	Now func() time.Time
+	// Policy is what the cluster's DiLO allows a LoadTest, checked again when a run
+	// starts; the zero value means policy.Default().
+	Policy policy.Policy
 }
 
 // +kubebuilder:rbac:groups=example.org,resources=loadtests,verbs=get;list;watch;delete
@@ -43,11 +51,20 @@ type LoadTestReconciler struct {
 // +kubebuilder:rbac:groups=example.org,resources=loadtests/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers the reconciler with mgr: it watches LoadTests and the
-// pods they control.
+// SetupWithManager registers the reconciler with mgr: it watches LoadTests, the pods
+// they control, and the Services (and their EndpointSlices) they send to.
 func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Policy.MaxReplicas == 0 {
+		r.Policy = policy.Default()
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &dilov1.LoadTest{}, serviceNameField, func(o client.Object) []string {
+		return []string{o.(*dilov1.LoadTest).Spec.Test.ServiceName}
+	}); err != nil {
+		return fmt.Errorf("failed to index LoadTests by Service: %w", err)
+	}
 	if r.Client == nil {
 		r.Client = mgr.GetClient()
 	}
@@ -60,8 +77,44 @@ func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&dilov1.LoadTest{}).
 		Owns(&corev1.Pod{}).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.loadTestsOfService)).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.loadTestsOfEndpointSlice)).
 		Named("loadtest").
 		Complete(r)
+}
+
+// serviceNameField indexes LoadTests by spec.test.serviceName.
+const serviceNameField = "spec.test.serviceName"
+
+// loadTestsOfService maps a Service to the LoadTests of its namespace whose runs are
+// going and send to it: a change of their target must fail them.
+func (r *LoadTestReconciler) loadTestsOfService(ctx context.Context, svc client.Object) []ctrl.Request {
+	return r.runningLoadTestsOf(ctx, svc.GetNamespace(), svc.GetName())
+}
+
+// loadTestsOfEndpointSlice maps an EndpointSlice to the running LoadTests that send to
+// its Service.
+func (r *LoadTestReconciler) loadTestsOfEndpointSlice(ctx context.Context, es client.Object) []ctrl.Request {
+	name := es.GetLabels()[discoveryv1.LabelServiceName]
+	if name == "" {
+		return nil
+	}
+	return r.runningLoadTestsOf(ctx, es.GetNamespace(), name)
+}
+
+func (r *LoadTestReconciler) runningLoadTestsOf(ctx context.Context, namespace, service string) []ctrl.Request {
+	var list dilov1.LoadTestList
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{serviceNameField: service}); err != nil {
+		log.FromContext(ctx).Error(err, "Failed to list the LoadTests of a Service", "service", service)
+		return nil
+	}
+	var reqs []ctrl.Request
+	for _, lt := range list.Items {
+		if st := lt.Status.State; st == dilov1.StatePending || st == dilov1.StateExecuting {
+			reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&lt)})
+		}
+	}
+	return reqs
 }
 
 // runScope is everything one reconcile of a LoadTest learned; the status is computed
@@ -111,9 +164,10 @@ type step struct {
 //     its pods (or the LoadTest) deleted. Nothing else happens until the spec changes.
 //  4. createPods: while pending, resolve the Service and create the missing pods.
 //  5. assessPods: fail fast on a broken pod or the deadline; see assessRun.
-//  6. openStartGate: once every pod runs, set the same start-at on all of them.
-//  7. collectResults: once every pod succeeded, merge their results, check thresholds.
-//  8. stopFailedRun: delete the running pods of a run that failed.
+//  6. checkTarget: fail a run whose Service is no longer the one it started with.
+//  7. openStartGate: once every pod runs, set the same start-at on all of them.
+//  8. collectResults: once every pod succeeded, merge their results, check thresholds.
+//  9. stopFailedRun: delete the running pods of a run that failed.
 //
 // The status is then computed from the scope and patched (see patchStatus).
 func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
@@ -143,6 +197,7 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		{"stopEndedRun", r.stopEndedRun},
 		{"createPods", r.createPods},
 		{"assessPods", r.assessPods},
+		{"checkTarget", r.checkTarget},
 		{"openStartGate", r.openStartGate},
 		{"collectResults", r.collectResults},
 		{"stopFailedRun", r.stopFailedRun},
@@ -199,7 +254,9 @@ func (r *LoadTestReconciler) startRun(_ context.Context, s *runScope) (bool, err
 
 // deleteStalePods lists the LoadTest's pods, keeps the current run's and deletes the
 // others: older runs', and those of an earlier LoadTest of the same name. A new run
-// waits, pending, until they are gone: it never mixes with an old one.
+// waits, pending, until they are gone: it never mixes with an old one. A pod that only
+// carries the labels, controlled by anything but a LoadTest of this name, is not DiLO's
+// to delete, nor to wait for.
 func (r *LoadTestReconciler) deleteStalePods(ctx context.Context, s *runScope) (bool, error) {
 	var list corev1.PodList
 	if err := r.List(ctx, &list, client.InNamespace(s.lt.Namespace),
@@ -214,6 +271,10 @@ func (r *LoadTestReconciler) deleteStalePods(ctx context.Context, s *runScope) (
 			if slices.Contains(s.names, pod.Name) {
 				s.pods[pod.Name] = pod
 			}
+			continue
+		}
+		if ref := metav1.GetControllerOf(pod); ref == nil || ref.Kind != "LoadTest" || ref.Name != s.lt.Name ||
+			!strings.HasPrefix(ref.APIVersion, dilov1.GroupVersion.Group+"/") {
 			continue
 		}
 		s.stale++
@@ -291,27 +352,37 @@ func ttlLeft(lt *dilov1.LoadTest, now time.Time) (left time.Duration, ok bool) {
 	return end.Add(time.Duration(*ttl) * time.Second).Sub(now), true
 }
 
-// createPods creates the run's missing pods while it is pending. The Service is looked
-// up first: the run fails when it is missing or unusable (the webhook checks it too, but
-// the Service may have changed since).
+// createPods creates the run's missing pods while it is pending. When the run starts,
+// its load is checked against the cluster's policy, and its Service is looked up and
+// recorded as the run's target (status.target): the run fails when the Service is
+// missing or unusable (the webhook checks it too, but the Service may have changed
+// since, and the webhooks may have been off). Pods created later in the run, to
+// replace a deleted pending one, send to the recorded target.
 func (r *LoadTestReconciler) createPods(ctx context.Context, s *runScope) (bool, error) {
 	if s.lt.Status.State != dilov1.StatePending || len(s.pods) == len(s.names) {
 		return false, nil
 	}
-	svc, err := r.getService(ctx, s.lt)
-	if err != nil {
-		return false, err
-	}
-	tgt, f := resolveTarget(s.lt, svc)
-	if f != nil {
-		s.failure = f
-		return false, nil
+	if s.lt.Status.Target == nil {
+		if errs := r.Policy.CheckLoad(&s.lt.Spec); len(errs) > 0 {
+			s.failure = &failure{dilov1.ReasonLimitExceeded, errs.ToAggregate().Error()}
+			return false, nil
+		}
+		svc, slices, err := r.getService(ctx, s.lt, r.Client)
+		if err != nil {
+			return false, err
+		}
+		tgt, f := resolveTarget(s.lt, svc, slices, r.Policy)
+		if f != nil {
+			s.failure = f
+			return false, nil
+		}
+		s.lt.Status.Target = tgt
 	}
 	for i, name := range s.names {
 		if _, ok := s.pods[name]; ok {
 			continue
 		}
-		pod := desiredLoadTestPod(s.lt, s.run, int32(i), tgt, r.AgentImage)
+		pod := desiredLoadTestPod(s.lt, s.run, int32(i), s.lt.Status.Target, r.AgentImage)
 		if err := r.Create(ctx, pod); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				continue // created before the cache saw it
@@ -327,23 +398,57 @@ func (r *LoadTestReconciler) createPods(ctx context.Context, s *runScope) (bool,
 	return false, nil
 }
 
-// getService returns the LoadTest's Service, nil when it does not exist. A cache miss is
-// confirmed with a live read: a Service created just before the LoadTest may not be in
-// the cache yet.
-func (r *LoadTestReconciler) getService(ctx context.Context, lt *dilov1.LoadTest) (*corev1.Service, error) {
+// checkTarget fails a going run whose Service is no longer its recorded target (see
+// targetChange), so that its load never follows a Service re-pointed out of the
+// namespace or the cluster. What the cache shows is confirmed by a live read before
+// the run fails. A run whose pods all succeeded has sent its load: it is not failed.
+func (r *LoadTestReconciler) checkTarget(ctx context.Context, s *runScope) (bool, error) {
+	tgt := s.lt.Status.Target
+	if tgt == nil || s.failure != nil || s.assessment.AllSucceeded || !isGoing(s.lt.Status.State) {
+		return false, nil
+	}
+	for _, reader := range []client.Reader{r.Client, r.APIReader} {
+		svc, slices, err := r.getService(ctx, s.lt, reader)
+		if err != nil {
+			return false, err
+		}
+		change := targetChange(s.lt, tgt, svc, slices, r.Policy)
+		if change == "" {
+			return false, nil
+		}
+		s.failure = &failure{dilov1.ReasonTargetChanged, change + "; the run's pods were stopped"}
+	}
+	return false, nil
+}
+
+// isGoing says whether a run in state is pending or executing.
+func isGoing(state dilov1.State) bool {
+	return state == dilov1.StatePending || state == dilov1.StateExecuting
+}
+
+// getService reads the LoadTest's Service, nil when it does not exist, and its
+// EndpointSlices from reader. A cache miss is confirmed with a live read: a Service
+// created just before the LoadTest may not be in the cache yet.
+func (r *LoadTestReconciler) getService(ctx context.Context, lt *dilov1.LoadTest, reader client.Reader) (*corev1.Service, []discoveryv1.EndpointSlice, error) {
 	key := types.NamespacedName{Namespace: lt.Namespace, Name: lt.Spec.Test.ServiceName}
 	svc := &corev1.Service{}
-	err := r.Get(ctx, key, svc)
-	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		err = r.APIReader.Get(ctx, key, svc)
+	err := reader.Get(ctx, key, svc)
+	if apierrors.IsNotFound(err) && r.APIReader != nil && reader != r.APIReader {
+		reader = r.APIReader
+		err = reader.Get(ctx, key, svc)
 	}
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to get Service %s: %w", key, err)
+		return nil, nil, fmt.Errorf("failed to get Service %s: %w", key, err)
 	}
-	return svc, nil
+	var slices discoveryv1.EndpointSliceList
+	if err := reader.List(ctx, &slices, client.InNamespace(lt.Namespace),
+		client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
+		return nil, nil, fmt.Errorf("failed to list the EndpointSlices of Service %s: %w", key, err)
+	}
+	return svc, slices.Items, nil
 }
 
 // assessPods judges the run from its pods; see assessRun.
@@ -359,7 +464,8 @@ func (r *LoadTestReconciler) assessPods(_ context.Context, s *runScope) (bool, e
 		Pods:            s.pods,
 		Executing:       s.lt.Status.State == dilov1.StateExecuting,
 		Start:           start,
-		DeadlineSeconds: s.lt.Spec.DeadlineSeconds,
+		Deadline:        r.Policy.Deadline(&s.lt.Spec),
+		DeadlineDefault: s.lt.Spec.DeadlineSeconds == nil,
 		Now:             s.now,
 	})
 	if s.failure == nil {
@@ -465,7 +571,7 @@ func computeStatus(s *runScope) {
 		st.Results = s.results
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: dilov1.ConditionFailed, Status: metav1.ConditionTrue, ObservedGeneration: s.run,
-			Reason: s.failure.Reason, Message: s.failure.Message,
+			Reason: s.failure.Reason, Message: truncate(s.failure.Message, maxConditionMessage),
 		})
 	case s.results != nil:
 		st.State = dilov1.StateFinished
@@ -545,6 +651,27 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, dilov1.ReasonFinished, "FinishRun",
 			"Run %d finished: %d requests, error ratio %s, p99 %s", s.run, res.Requests, res.ErrorRatio, res.Latency.P99.Duration)
 	case dilov1.StateFailed:
-		r.Recorder.Eventf(lt, nil, corev1.EventTypeWarning, s.failure.Reason, "FailRun", "Run %d failed: %s", s.run, s.failure.Message)
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeWarning, s.failure.Reason, "FailRun", "%s",
+			truncate(fmt.Sprintf("Run %d failed: %s", s.run, s.failure.Message), maxEventNote))
 	}
+}
+
+// Limits of the API server on what DiLO writes: a condition's message, an Event's note.
+const (
+	maxConditionMessage = 32768
+	maxEventNote        = 1024
+)
+
+// truncate cuts s to at most n bytes, at a rune boundary, marking the cut: messages
+// that quote API errors can be longer than the API server takes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }

@@ -37,6 +37,15 @@ func TestLoadTestRun(t *testing.T) {
 
 	got := waitState(t, lt, dilov1.StateExecuting)
 	pods := waitPods(t, lt, 1, 3)
+	svc := &corev1.Service{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "web"}, svc); err != nil {
+		t.Fatal(err)
+	}
+	wantTarget := &dilov1.RunTarget{Service: "web", UID: svc.UID, Type: corev1.ServiceTypeClusterIP, ClusterIP: svc.Spec.ClusterIP,
+		Port: 9090, Address: svc.Spec.ClusterIP, Host: "web." + ns + ".svc:9090"}
+	if diff := cmp.Diff(wantTarget, got.Status.Target); diff != "" {
+		t.Errorf("status.target (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff([]string{"run-1-0", "run-1-1", "run-1-2"}, got.Status.Children); diff != "" {
 		t.Errorf("status.children (-want +got):\n%s", diff)
 	}
@@ -52,10 +61,16 @@ func TestLoadTestRun(t *testing.T) {
 		if ref := metav1.GetControllerOf(&p); ref == nil || ref.UID != got.UID || ref.Kind != "LoadTest" {
 			t.Errorf("pod %s controller %+v, want the LoadTest", p.Name, ref)
 		}
+		// The agents dial the Service's cluster IP, never a name a DNS search path
+		// could complete elsewhere; the Host header is still the Service's name.
 		c := p.Spec.Containers[0]
-		if c.Image != testImage || !slices.Contains(c.Command, "--url=http://web."+ns+".svc:9090/") ||
+		if c.Image != testImage || !slices.Contains(c.Command, "--url=http://"+svc.Spec.ClusterIP+":9090/") ||
+			!slices.Contains(c.Command, "--host=web."+ns+".svc:9090") ||
 			!slices.Contains(c.Command, "--result-file=/dev/termination-log") {
 			t.Errorf("pod %s container %s %v", p.Name, c.Image, c.Command)
+		}
+		if diff := cmp.Diff([]corev1.PodReadinessGate{{ConditionType: dilov1.ReadinessGateNeverReady}}, p.Spec.ReadinessGates); diff != "" {
+			t.Errorf("pod %s readiness gates (-want +got):\n%s", p.Name, diff)
 		}
 		sc := c.SecurityContext
 		if p.Spec.RestartPolicy != corev1.RestartPolicyNever || !*p.Spec.SecurityContext.RunAsNonRoot ||
@@ -252,7 +267,10 @@ func TestLoadTestServiceProblems(t *testing.T) {
 				lt.Spec.Test.Port = ptr.To(intstr.FromString(tc.port))
 			}
 		})
-		waitFailed(t, lt, tc.reason, ns+"/"+tc.service)
+		got := waitFailed(t, lt, tc.reason, tc.service)
+		if c := meta.FindStatusCondition(got.Status.Conditions, dilov1.ConditionFailed); !strings.Contains(c.Message, ns) || strings.Contains(c.Message, "example.com") {
+			t.Errorf("%s: message %q should name the namespace and not the ExternalName's target", tc.reason, c.Message)
+		}
 		if pods := runPods(t, lt, 0); len(pods) != 0 {
 			t.Errorf("%s: %d pods created for a run that cannot start", tc.reason, len(pods))
 		}

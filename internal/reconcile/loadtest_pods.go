@@ -5,16 +5,19 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/policy"
 )
 
 const (
@@ -52,11 +55,6 @@ func runLabels(loadTest string, run int64) map[string]string {
 	}
 }
 
-// target is where a run's pods send: the URL built from the Service.
-type target struct {
-	URL string
-}
-
 // failure is why a run failed: a condition reason and a message naming the culprit.
 type failure struct {
 	Reason  string
@@ -74,17 +72,18 @@ func podRejected(name string, err error) *failure {
 	return &failure{Reason: dilov1.ReasonPodRejected, Message: fmt.Sprintf("the API server refused pod %s: %v", name, err)}
 }
 
-// resolveTarget builds the URL the pods send to from the Service the LoadTest names
-// (nil when it does not exist), or says why the run cannot start.
-func resolveTarget(lt *dilov1.LoadTest, svc *corev1.Service) (target, *failure) {
+// resolveTarget decides what a run sends to, from the Service the LoadTest names (nil
+// when it does not exist) and its EndpointSlices, or says why the run cannot start.
+// The agents connect to the Service's cluster IP, or to a headless Service's fully
+// qualified name: never to a name the pods' DNS search path could complete elsewhere.
+func resolveTarget(lt *dilov1.LoadTest, svc *corev1.Service, slices []discoveryv1.EndpointSlice, pol policy.Policy) (*dilov1.RunTarget, *failure) {
 	name := lt.Spec.Test.ServiceName
 	if svc == nil {
-		return target{}, &failure{dilov1.ReasonServiceNotFound,
+		return nil, &failure{dilov1.ReasonServiceNotFound,
 			fmt.Sprintf("Service %s/%s does not exist", lt.Namespace, name)}
 	}
-	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		return target{}, &failure{dilov1.ReasonExternalNameService,
-			fmt.Sprintf("Service %s/%s is of type ExternalName (%s); DiLO sends only to Services in the cluster", lt.Namespace, name, svc.Spec.ExternalName)}
+	if reason, msg := pol.ServiceProblem(svc, slices); reason != "" {
+		return nil, &failure{reason, msg}
 	}
 	port, ok := servicePort(svc, lt.Spec.Test.Port)
 	if !ok {
@@ -92,10 +91,45 @@ func resolveTarget(lt *dilov1.LoadTest, svc *corev1.Service) (target, *failure) 
 		if lt.Spec.Test.Port != nil {
 			want = "port " + lt.Spec.Test.Port.String()
 		}
-		return target{}, &failure{dilov1.ReasonServicePortNotFound,
+		return nil, &failure{dilov1.ReasonServicePortNotFound,
 			fmt.Sprintf("Service %s/%s has no %s", lt.Namespace, name, want)}
 	}
-	return target{URL: fmt.Sprintf("http://%s.%s.svc:%d%s", name, lt.Namespace, port, lt.Spec.Test.Path)}, nil
+	host := fmt.Sprintf("%s.%s.svc", name, lt.Namespace)
+	address := svc.Spec.ClusterIP
+	if address == "" || address == corev1.ClusterIPNone {
+		address = host + "." + pol.ClusterDomain + "."
+	}
+	if port != 80 {
+		host += ":" + strconv.Itoa(int(port))
+	}
+	return &dilov1.RunTarget{
+		Service: name, UID: svc.UID, Type: svc.Spec.Type, ClusterIP: svc.Spec.ClusterIP,
+		Port: port, Address: address, Host: host,
+	}, nil
+}
+
+// targetChange says how the LoadTest's Service (nil: gone) and its EndpointSlices no
+// longer match the run's recorded target; "" when they still do.
+func targetChange(lt *dilov1.LoadTest, rec *dilov1.RunTarget, svc *corev1.Service, slices []discoveryv1.EndpointSlice, pol policy.Policy) string {
+	name := fmt.Sprintf("Service %s/%s", lt.Namespace, rec.Service)
+	switch {
+	case svc == nil:
+		return name + " was deleted while the run was going"
+	case svc.UID != rec.UID:
+		return name + " was deleted and created again while the run was going"
+	}
+	if _, msg := pol.ServiceProblem(svc, slices); msg != "" {
+		return msg
+	}
+	switch port, _ := servicePort(svc, lt.Spec.Test.Port); {
+	case svc.Spec.Type != rec.Type:
+		return fmt.Sprintf("%s changed from type %s to %s while the run was going", name, rec.Type, svc.Spec.Type)
+	case svc.Spec.ClusterIP != rec.ClusterIP:
+		return fmt.Sprintf("%s changed its cluster IP from %s to %s while the run was going", name, rec.ClusterIP, svc.Spec.ClusterIP)
+	case port != rec.Port:
+		return fmt.Sprintf("%s no longer sends port %s to port %d while the run was going", name, lt.Spec.Test.Port, rec.Port)
+	}
+	return ""
 }
 
 // servicePort finds the Service port spec.test.port names, by number or name; unset,
@@ -115,15 +149,16 @@ func servicePort(svc *corev1.Service, want *intstr.IntOrString) (int32, bool) {
 	return 0, false
 }
 
-// agentRunArgs is the agent's command line for a run's pod, with the API's defaults for
-// unset fields (there is no defaulting webhook in development mode).
-func agentRunArgs(t dilov1.TestSpec, url string) []string {
+// agentRunArgs is the agent's command line for a run's pod sending to tgt, with the
+// API's defaults for unset fields (there is no defaulting webhook in development mode).
+func agentRunArgs(t dilov1.TestSpec, tgt *dilov1.RunTarget) []string {
 	method := t.Method
 	if method == "" {
 		method = dilov1.DefaultMethod
 	}
 	args := []string{"/agent", "run",
-		"--url=" + url,
+		"--url=http://" + net.JoinHostPort(tgt.Address, strconv.Itoa(int(tgt.Port))) + t.Path,
+		"--host=" + tgt.Host,
 		"--method=" + method,
 	}
 	if t.Rate != nil && t.DurationSeconds != nil {
@@ -142,8 +177,9 @@ func agentRunArgs(t dilov1.TestSpec, url string) []string {
 }
 
 // desiredLoadTestPod is replica of run of lt, sending to tgt, running image, with
-// spec.podTemplate applied (see applyPodTemplate).
-func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt target, image string) *corev1.Pod {
+// spec.podTemplate applied (see applyPodTemplate). Its readiness gate is never set, so
+// that it never becomes a Service's ready endpoint.
+func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilov1.RunTarget, image string) *corev1.Pod {
 	labels := runLabels(lt.Name, run)
 	labels[dilov1.LabelReplica] = strconv.Itoa(int(replica))
 	pod := &corev1.Pod{
@@ -159,10 +195,11 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt targe
 			EnableServiceLinks:            ptr.To(false),
 			SecurityContext:               restrictedPodSecurity(),
 			TerminationGracePeriodSeconds: ptr.To[int64](10),
+			ReadinessGates:                []corev1.PodReadinessGate{{ConditionType: dilov1.ReadinessGateNeverReady}},
 			Containers: []corev1.Container{{
 				Name:                     agentContainer,
 				Image:                    image,
-				Command:                  agentRunArgs(lt.Spec.Test, tgt.URL),
+				Command:                  agentRunArgs(lt.Spec.Test, tgt),
 				SecurityContext:          restrictedContainerSecurity(),
 				Resources:                resources("100m", "64Mi", "1", "256Mi"),
 				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
@@ -187,17 +224,18 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt targe
 }
 
 // applyPodTemplate adds a user's pod template to a load-generator pod: labels and
-// annotations are added, DiLO's own (the run's labels, example.org/start-at) winning;
+// annotations are added, but for keys under DiLO's prefix (the webhook refuses them; a
+// LoadTest admitted without it must not set them either) and DiLO's managed-by label;
 // resources replace the agent container's as a whole; nodeSelector, tolerations and
 // affinity are set.
 func applyPodTemplate(pod *corev1.Pod, pt *dilov1.AgentPodTemplate) {
 	for k, v := range pt.Metadata.Labels {
-		if _, dilo := pod.Labels[k]; !dilo {
+		if _, dilo := pod.Labels[k]; !dilo && !policy.IsReserved(k) {
 			pod.Labels[k] = v
 		}
 	}
 	for k, v := range pt.Metadata.Annotations {
-		if k == dilov1.AnnotationStartAt {
+		if policy.IsReserved(k) {
 			continue
 		}
 		if pod.Annotations == nil {

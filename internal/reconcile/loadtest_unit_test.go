@@ -8,38 +8,57 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/policy"
 )
 
 func TestAgentRunArgs(t *testing.T) {
-	const url = "http://web.ns.svc:8080/x"
+	tgt := &dilov1.RunTarget{Address: "10.97.0.7", Port: 8080, Host: "web.ns.svc:8080"}
+	const url, host = "--url=http://10.97.0.7:8080/x", "--host=web.ns.svc:8080"
 	for _, tc := range []struct {
 		name string
 		test dilov1.TestSpec
+		tgt  *dilov1.RunTarget
 		want []string
 	}{{
 		name: "defaults when unset",
-		test: dilov1.TestSpec{},
-		want: []string{"/agent", "run", "--url=" + url, "--method=GET", "--requests=100", "--concurrency=1", "--timeout=10s",
+		test: dilov1.TestSpec{Path: "/x"},
+		want: []string{"/agent", "run", url, host, "--method=GET", "--requests=100", "--concurrency=1", "--timeout=10s",
 			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
 	}, {
 		name: "closed model",
-		test: dilov1.TestSpec{Method: "POST", Repeat: ptr.To[int32](5000), Concurrency: ptr.To[int32](8), TimeoutSeconds: ptr.To[int32](3)},
-		want: []string{"/agent", "run", "--url=" + url, "--method=POST", "--requests=5000", "--concurrency=8", "--timeout=3s",
+		test: dilov1.TestSpec{Path: "/x", Method: "POST", Repeat: ptr.To[int32](5000), Concurrency: ptr.To[int32](8), TimeoutSeconds: ptr.To[int32](3)},
+		want: []string{"/agent", "run", url, host, "--method=POST", "--requests=5000", "--concurrency=8", "--timeout=3s",
 			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
 	}, {
 		name: "open model ignores repeat",
-		test: dilov1.TestSpec{Repeat: ptr.To[int32](5), Rate: ptr.To[int32](200), DurationSeconds: ptr.To[int32](90)},
-		want: []string{"/agent", "run", "--url=" + url, "--method=GET", "--rate=200", "--duration=1m30s", "--concurrency=1", "--timeout=10s",
+		test: dilov1.TestSpec{Path: "/x", Repeat: ptr.To[int32](5), Rate: ptr.To[int32](200), DurationSeconds: ptr.To[int32](90)},
+		want: []string{"/agent", "run", url, host, "--method=GET", "--rate=200", "--duration=1m30s", "--concurrency=1", "--timeout=10s",
+			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+	}, {
+		name: "IPv6 cluster IP",
+		test: dilov1.TestSpec{Path: "/"},
+		tgt:  &dilov1.RunTarget{Address: "fd00::7", Port: 80, Host: "web.ns.svc"},
+		want: []string{"/agent", "run", "--url=http://[fd00::7]:80/", "--host=web.ns.svc", "--method=GET", "--requests=100", "--concurrency=1", "--timeout=10s",
+			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+	}, {
+		name: "headless: the fully qualified name",
+		test: dilov1.TestSpec{Path: "/"},
+		tgt:  &dilov1.RunTarget{Address: "web.ns.svc.cluster.local.", Port: 80, Host: "web.ns.svc"},
+		want: []string{"/agent", "run", "--url=http://web.ns.svc.cluster.local.:80/", "--host=web.ns.svc", "--method=GET", "--requests=100", "--concurrency=1", "--timeout=10s",
 			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, agentRunArgs(tc.test, url)); diff != "" {
+			if tc.tgt == nil {
+				tc.tgt = tgt
+			}
+			if diff := cmp.Diff(tc.want, agentRunArgs(tc.test, tc.tgt)); diff != "" {
 				t.Errorf("agentRunArgs (-want +got):\n%s", diff)
 			}
 		})
@@ -47,40 +66,116 @@ func TestAgentRunArgs(t *testing.T) {
 }
 
 func TestResolveTarget(t *testing.T) {
-	svc := func(typ corev1.ServiceType, ports ...corev1.ServicePort) *corev1.Service {
-		return &corev1.Service{Spec: corev1.ServiceSpec{Type: typ, Ports: ports, ExternalName: "example.com"}}
+	svc := func(typ corev1.ServiceType, clusterIP string, ports ...corev1.ServicePort) *corev1.Service {
+		return &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "svc-uid"},
+			Spec:       corev1.ServiceSpec{Type: typ, ClusterIP: clusterIP, Ports: ports, ExternalName: "example.com", Selector: map[string]string{"app": "web"}},
+		}
 	}
+	selectorless := svc(corev1.ServiceTypeClusterIP, "10.97.0.7", corev1.ServicePort{Port: 80})
+	selectorless.Spec.Selector = nil
 	http := corev1.ServicePort{Name: "http", Port: 80}
 	admin := corev1.ServicePort{Name: "admin", Port: 9090}
+	handWritten := []discoveryv1.EndpointSlice{{ObjectMeta: metav1.ObjectMeta{Name: "web-by-hand", Labels: map[string]string{discoveryv1.LabelManagedBy: "bob"}}}}
+	ours := []discoveryv1.EndpointSlice{{ObjectMeta: metav1.ObjectMeta{Name: "web-abc", Labels: map[string]string{discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}}}}
 	for _, tc := range []struct {
 		name       string
 		port       *intstr.IntOrString
 		svc        *corev1.Service
-		wantURL    string
+		slices     []discoveryv1.EndpointSlice
+		allow      bool
+		want       *dilov1.RunTarget
 		wantReason string
 	}{
-		{name: "first port by default", svc: svc(corev1.ServiceTypeClusterIP, http, admin), wantURL: "http://web.ns.svc:80/p?q=1"},
-		{name: "port by number", port: ptr.To(intstr.FromInt32(9090)), svc: svc(corev1.ServiceTypeClusterIP, http, admin), wantURL: "http://web.ns.svc:9090/p?q=1"},
-		{name: "port by name", port: ptr.To(intstr.FromString("admin")), svc: svc(corev1.ServiceTypeNodePort, http, admin), wantURL: "http://web.ns.svc:9090/p?q=1"},
+		{name: "first port by default, the cluster IP", svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7", http, admin), slices: ours,
+			want: &dilov1.RunTarget{Service: "web", UID: "svc-uid", Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.97.0.7", Port: 80, Address: "10.97.0.7", Host: "web.ns.svc"}},
+		{name: "port by number", port: ptr.To(intstr.FromInt32(9090)), svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7", http, admin),
+			want: &dilov1.RunTarget{Service: "web", UID: "svc-uid", Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.97.0.7", Port: 9090, Address: "10.97.0.7", Host: "web.ns.svc:9090"}},
+		{name: "port by name", port: ptr.To(intstr.FromString("admin")), svc: svc(corev1.ServiceTypeNodePort, "10.97.0.7", http, admin),
+			want: &dilov1.RunTarget{Service: "web", UID: "svc-uid", Type: corev1.ServiceTypeNodePort, ClusterIP: "10.97.0.7", Port: 9090, Address: "10.97.0.7", Host: "web.ns.svc:9090"}},
+		{name: "headless: the fully qualified name, no search path", svc: svc(corev1.ServiceTypeClusterIP, "None", http),
+			want: &dilov1.RunTarget{Service: "web", UID: "svc-uid", Type: corev1.ServiceTypeClusterIP, ClusterIP: "None", Port: 80, Address: "web.ns.svc.example.internal.", Host: "web.ns.svc"}},
 		{name: "missing service", svc: nil, wantReason: dilov1.ReasonServiceNotFound},
-		{name: "external name", svc: svc(corev1.ServiceTypeExternalName), wantReason: dilov1.ReasonExternalNameService},
-		{name: "no such port number", port: ptr.To(intstr.FromInt32(81)), svc: svc(corev1.ServiceTypeClusterIP, http), wantReason: dilov1.ReasonServicePortNotFound},
-		{name: "no such port name", port: ptr.To(intstr.FromString("grpc")), svc: svc(corev1.ServiceTypeClusterIP, http), wantReason: dilov1.ReasonServicePortNotFound},
-		{name: "no ports", svc: svc(corev1.ServiceTypeClusterIP), wantReason: dilov1.ReasonServicePortNotFound},
+		{name: "external name", svc: svc(corev1.ServiceTypeExternalName, ""), wantReason: dilov1.ReasonExternalNameService},
+		{name: "no such port number", port: ptr.To(intstr.FromInt32(81)), svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7", http), wantReason: dilov1.ReasonServicePortNotFound},
+		{name: "no such port name", port: ptr.To(intstr.FromString("grpc")), svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7", http), wantReason: dilov1.ReasonServicePortNotFound},
+		{name: "no ports", svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7"), wantReason: dilov1.ReasonServicePortNotFound},
+		{name: "no selector", svc: selectorless, wantReason: dilov1.ReasonServiceWithoutSelector},
+		{name: "no selector, allowed", svc: selectorless, allow: true,
+			want: &dilov1.RunTarget{Service: "web", UID: "svc-uid", Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.97.0.7", Port: 80, Address: "10.97.0.7", Host: "web.ns.svc"}},
+		{name: "hand-written EndpointSlice", svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7", http), slices: append(ours, handWritten...), wantReason: dilov1.ReasonForeignEndpoints},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lt := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns"},
 				Spec: dilov1.LoadTestSpec{Test: dilov1.TestSpec{ServiceName: "web", Path: "/p?q=1", Port: tc.port}}}
-			got, f := resolveTarget(lt, tc.svc)
+			pol := policy.Default()
+			pol.ClusterDomain, pol.AllowServicesWithoutSelector = "example.internal", tc.allow
+			got, f := resolveTarget(lt, tc.svc, tc.slices, pol)
 			gotReason := ""
 			if f != nil {
 				gotReason = f.Reason
-				if !strings.Contains(f.Message, "ns/web") {
+				if !strings.Contains(f.Message, "ns/web") && !strings.Contains(f.Message, `"web" in namespace "ns"`) {
 					t.Errorf("message %q does not name the Service ns/web", f.Message)
 				}
+				if strings.Contains(f.Message, "example.com") {
+					t.Errorf("message %q reveals the ExternalName's target", f.Message)
+				}
 			}
-			if got.URL != tc.wantURL || gotReason != tc.wantReason {
-				t.Errorf("resolveTarget = %q, %q; want %q, %q", got.URL, gotReason, tc.wantURL, tc.wantReason)
+			if gotReason != tc.wantReason {
+				t.Errorf("resolveTarget reason %q; want %q", gotReason, tc.wantReason)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("resolveTarget (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTargetChange(t *testing.T) {
+	lt := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns"},
+		Spec: dilov1.LoadTestSpec{Test: dilov1.TestSpec{ServiceName: "web", Path: "/", Port: ptr.To(intstr.FromString("http"))}}}
+	rec := &dilov1.RunTarget{Service: "web", UID: "u1", Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.97.0.7", Port: 80, Address: "10.97.0.7", Host: "web.ns.svc"}
+	svc := func(change func(*corev1.Service)) *corev1.Service {
+		s := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "u1"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.97.0.7", Selector: map[string]string{"app": "web"},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+		}
+		if change != nil {
+			change(s)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name   string
+		svc    *corev1.Service
+		slices []discoveryv1.EndpointSlice
+		want   string // a substring of the change; "" for none
+	}{
+		{name: "unchanged", svc: svc(nil), want: ""},
+		{name: "labels edited", svc: svc(func(s *corev1.Service) { s.Labels = map[string]string{"x": "y"} }), want: ""},
+		{name: "deleted", svc: nil, want: "was deleted while"},
+		{name: "re-created", svc: svc(func(s *corev1.Service) { s.UID = "u2" }), want: "deleted and created again"},
+		{name: "re-created as ExternalName", svc: svc(func(s *corev1.Service) {
+			s.UID, s.Spec = "u2", corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "evil.example.com"}
+		}), want: "deleted and created again"},
+		{name: "retyped ExternalName", svc: svc(func(s *corev1.Service) {
+			s.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "evil.example.com"}
+		}), want: "ExternalName"},
+		{name: "selector removed", svc: svc(func(s *corev1.Service) { s.Spec.Selector = nil }), want: "has no selector"},
+		{name: "hand-written EndpointSlice added", svc: svc(nil),
+			slices: []discoveryv1.EndpointSlice{{ObjectMeta: metav1.ObjectMeta{Name: "evil", Labels: map[string]string{discoveryv1.LabelManagedBy: "mallory"}}}},
+			want:   `EndpointSlice "evil"`},
+		{name: "type changed", svc: svc(func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeNodePort }), want: "from type ClusterIP to NodePort"},
+		{name: "port renumbered", svc: svc(func(s *corev1.Service) { s.Spec.Ports[0].Port = 8080 }), want: "no longer sends port http to port 80"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := targetChange(lt, rec, tc.svc, tc.slices, policy.Default())
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("targetChange = %q; want it to contain %q", got, tc.want)
+			}
+			if strings.Contains(got, "evil.example.com") {
+				t.Errorf("targetChange %q reveals the ExternalName's target", got)
 			}
 		})
 	}
@@ -91,7 +186,8 @@ func TestDesiredLoadTestPod(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns", UID: "uid-1", Generation: 3},
 		Spec:       dilov1.LoadTestSpec{Replicas: 2, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}},
 	}
-	got := desiredLoadTestPod(lt, 3, 1, target{URL: "http://web.ns.svc:80/"}, "img:1")
+	tgt := &dilov1.RunTarget{Address: "10.97.0.7", Port: 80, Host: "web.ns.svc"}
+	got := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
 	want := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "lt-3-1", Namespace: "ns",
@@ -108,14 +204,16 @@ func TestDesiredLoadTestPod(t *testing.T) {
 			AutomountServiceAccountToken:  ptr.To(false),
 			EnableServiceLinks:            ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To[int64](10),
+			ReadinessGates:                []corev1.PodReadinessGate{{ConditionType: "example.org/load-generator"}},
 			SecurityContext: &corev1.PodSecurityContext{
 				RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532),
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Containers: []corev1.Container{{
-				Name:    "agent",
-				Image:   "img:1",
-				Command: agentRunArgs(lt.Spec.Test, "http://web.ns.svc:80/"),
+				Name:  "agent",
+				Image: "img:1",
+				Command: []string{"/agent", "run", "--url=http://10.97.0.7:80/", "--host=web.ns.svc", "--method=GET", "--requests=100",
+					"--concurrency=1", "--timeout=10s", "--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
 				SecurityContext: &corev1.SecurityContext{
 					AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 					ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
@@ -273,7 +371,7 @@ func TestAssessRun(t *testing.T) {
 			}
 			a := assessRun(runObservation{
 				Replicas: 2, Names: names, Pods: podMap(tc.pods...), Executing: tc.executing,
-				Start: tc.start, DeadlineSeconds: tc.deadline, Now: now,
+				Start: tc.start, Deadline: time.Duration(ptr.Deref(tc.deadline, 0)) * time.Second, Now: now,
 			})
 			got := want{AllExist: a.AllExist, AllRunning: a.AllRunning, AllSucceeded: a.AllSucceeded,
 				Active: a.Active, Succeeded: a.Succeeded, Failed: a.Failed, RequeueAfter: a.RequeueAfter}
@@ -310,7 +408,7 @@ func TestDeadline(t *testing.T) {
 		{"a week", 604800, start.Add(time.Hour), false, 167 * time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			exceeded, left := deadline(start, tc.seconds, tc.now)
+			exceeded, left := deadline(start, time.Duration(tc.seconds)*time.Second, tc.now)
 			if exceeded != tc.wantExceeded || left != tc.wantLeft {
 				t.Errorf("deadline = %v, %v; want %v, %v", exceeded, left, tc.wantExceeded, tc.wantLeft)
 			}
@@ -476,7 +574,7 @@ func TestDesiredLoadTestPodTemplate(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns", UID: "uid-1", Generation: 3},
 		Spec:       dilov1.LoadTestSpec{Replicas: 2, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}},
 	}
-	tgt := target{URL: "http://web.ns.svc:80/"}
+	tgt := &dilov1.RunTarget{Address: "10.97.0.7", Port: 80, Host: "web.ns.svc"}
 	want := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
 
 	resources := corev1.ResourceRequirements{

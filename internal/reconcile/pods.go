@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"maps"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
@@ -87,4 +89,22 @@ func trimPod(obj any) (any, error) {
 	}
 	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName, Containers: containers}
 	return pod, nil
+}
+
+// LoadTestCache is how the manager's cache must hold LoadTests: without managed fields
+// and without kubectl's last-applied-configuration annotation, a second copy of the
+// spec that DiLO never reads, so that a cached LoadTest costs about its spec and status.
+func LoadTestCache() cache.ByObject {
+	return cache.ByObject{Transform: trimLoadTest}
+}
+
+func trimLoadTest(obj any) (any, error) {
+	if lt, ok := obj.(*dilov1.LoadTest); ok {
+		lt.ManagedFields = nil
+		if _, ok := lt.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
+			lt.Annotations = maps.Clone(lt.Annotations)
+			delete(lt.Annotations, corev1.LastAppliedConfigAnnotation)
+		}
+	}
+	return obj, nil
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,7 +19,7 @@ func TestTrimPod(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns", UID: "uid-1", Generation: 1},
 		Spec:       dilov1.LoadTestSpec{Replicas: 2, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}},
 	}
-	pod := desiredLoadTestPod(lt, 1, 0, target{URL: "http://web.ns.svc:80/"}, "img:1")
+	pod := desiredLoadTestPod(lt, 1, 0, &dilov1.RunTarget{Address: "10.97.0.7", Port: 80, Host: "web.ns.svc"}, "img:1")
 	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "dilo"}}
 	pod.Spec.NodeName = "node-1"
 	pod.Status = corev1.PodStatus{
@@ -49,5 +50,38 @@ func TestTrimPod(t *testing.T) {
 	svc := &corev1.Service{}
 	if got, _ := trimPod(svc); got != svc {
 		t.Errorf("trimPod changed a %T", svc)
+	}
+}
+
+func TestTrimLoadTest(t *testing.T) {
+	lt := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{
+		Name:          "x",
+		Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: strings.Repeat("x", 60000), "keep": "me"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+	}}
+	got, err := trimLoadTest(lt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Name: "x", Annotations: map[string]string{"keep": "me"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("trimLoadTest (-want +got):\n%s", diff)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"a longer message", 10, "a longe…"},
+		{"ééééé", 8, "éé…"}, // never half a rune
+	} {
+		if got := truncate(tc.s, tc.n); got != tc.want || len(got) > tc.n {
+			t.Errorf("truncate(%q, %d) = %q; want %q, at most %d bytes", tc.s, tc.n, got, tc.want, tc.n)
+		}
 	}
 }

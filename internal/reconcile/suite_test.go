@@ -68,13 +68,19 @@ type manager struct {
 // only DiLO's pods), for namespace ns until the test ends or stop is called.
 func startManager(t *testing.T, ns string) *manager {
 	t.Helper()
+	return startManagerWith(t, ns, nil)
+}
+
+// startManagerWith is startManager with the LoadTest reconciler changed by mod first.
+func startManagerWith(t *testing.T, ns string, mod func(*LoadTestReconciler)) *manager {
+	t.Helper()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache: cache.Options{
 			DefaultNamespaces: map[string]cache.Config{ns: {}},
-			ByObject:          map[client.Object]cache.ByObject{&corev1.Pod{}: PodCache()},
+			ByObject:          map[client.Object]cache.ByObject{&corev1.Pod{}: PodCache(), &dilov1.LoadTest{}: LoadTestCache()},
 		},
 		// Every test runs its own manager with the same controller names.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -82,7 +88,11 @@ func startManager(t *testing.T, ns string) *manager {
 	if err != nil {
 		t.Fatalf("failed to create a manager: %v", err)
 	}
-	if err := (&LoadTestReconciler{AgentImage: testImage, StartDelay: 2 * time.Second}).SetupWithManager(mgr); err != nil {
+	lr := &LoadTestReconciler{AgentImage: testImage, StartDelay: 2 * time.Second}
+	if mod != nil {
+		mod(lr)
+	}
+	if err := lr.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	if err := (&SimpleDeploymentReconciler{AgentImage: testImage}).SetupWithManager(mgr); err != nil {
@@ -133,7 +143,7 @@ func createService(t *testing.T, ns, name string, typ corev1.ServiceType) {
 	t.Helper()
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: corev1.ServiceSpec{Type: typ, Ports: []corev1.ServicePort{
+		Spec: corev1.ServiceSpec{Type: typ, Selector: map[string]string{"app": name}, Ports: []corev1.ServicePort{
 			{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP},
 			{Name: "admin", Port: 9090, Protocol: corev1.ProtocolTCP},
 		}},

@@ -225,3 +225,34 @@ func TestSamplesKustomization(t *testing.T) {
 		t.Errorf("config/samples renders (-want +got):\n%s", diff)
 	}
 }
+
+// TestNetworkPolicyKustomizationApplies dry-runs, server-side, config/networkpolicy in a
+// namespace: the per-namespace egress policy and quota a platform team applies.
+func TestNetworkPolicyKustomizationApplies(t *testing.T) {
+	env := startSuite(t)
+	ns := namespace(t, env)
+	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
+	var kinds []string
+	for _, o := range kustomize(t, "networkpolicy") {
+		list.Items = append(list.Items, *o)
+		kinds = append(kinds, o.GetKind())
+	}
+	slices.Sort(kinds)
+	if diff := cmp.Diff([]string{"NetworkPolicy", "ResourceQuota"}, kinds); diff != "" {
+		t.Errorf("config/networkpolicy renders (-want +got):\n%s", diff)
+	}
+	manifest, err := list.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := env.AdminKubeconfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(env.Assets, "kubectl"), "--kubeconfig", kubeconfig,
+		"apply", "-n", ns, "--server-side", "--dry-run=server", "-f", "-")
+	cmd.Stdin = bytes.NewReader(manifest)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("kubectl apply --dry-run=server of config/networkpolicy: %v\n%s", err, out)
+	}
+}

@@ -181,14 +181,14 @@ func newReviewHooks(tb testing.TB) *reviewHooks {
 	s := scheme.New()
 	services := fake.NewClientBuilder().WithScheme(s).WithObjects(
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "default"},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
-		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "nginx-1", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: "nginx"}},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "nginx"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "nginx-1", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: "nginx", discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}},
 			AddressType: discoveryv1.AddressTypeIPv4, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}}}},
 	).Build()
 	// What ctrl.NewWebhookManagedBy(...).WithDefaulter(...).WithValidator(...) builds.
 	return &reviewHooks{
 		mutate:           newReviewHook(tb, "/mutate-example-org-v1-loadtest", admission.WithDefaulter[*dilov1.LoadTest](s, LoadTestDefaulter{})),
-		validate:         newReviewHook(tb, "/validate-example-org-v1-loadtest", admission.WithValidator[*dilov1.LoadTest](s, &LoadTestValidator{Services: services, MaxReplicas: 10})),
+		validate:         newReviewHook(tb, "/validate-example-org-v1-loadtest", admission.WithValidator[*dilov1.LoadTest](s, &LoadTestValidator{Services: services, Policy: testPolicy()})),
 		simpleDeployment: newReviewHook(tb, "/validate-example-org-v1-simpledeployment", admission.WithValidator[*dilov1.SimpleDeployment](s, SimpleDeploymentValidator{})),
 		decoder:          admission.NewDecoder(s),
 	}

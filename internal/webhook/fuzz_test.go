@@ -33,11 +33,11 @@ func FuzzValidateLoadTest(f *testing.F) {
 
 	services := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "ns"},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "nginx"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "external", Namespace: "ns"},
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "example.com"}},
 	).Build()
-	v := &LoadTestValidator{Services: services, MaxReplicas: 10}
+	v := &LoadTestValidator{Services: services, Policy: testPolicy()}
 
 	f.Fuzz(func(t *testing.T, method, path, serviceName, portName string, portNumber, replicas int32,
 		maxErrorRatio string, maxP99 int64, policy, state string, oldReplicas int32) {

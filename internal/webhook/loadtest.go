@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/policy"
 )
 
 // The API server calls the mutating webhook only when it has something to do (the
@@ -23,7 +24,10 @@ import (
 // +kubebuilder:webhook:path=/mutate-example-org-v1-loadtest,mutating=true,failurePolicy=fail,sideEffects=None,groups=example.org,resources=loadtests,verbs=create;update,versions=v1,name=mloadtest-v1.example.org,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"method-or-repeat-to-default","expression":"has(object.spec) && has(object.spec.test) && type(object.spec.test) == map && (!has(object.spec.test.method) || type(object.spec.test.method) == string) && (!has(object.spec.test.repeat) || type(object.spec.test.repeat) == int) && (!has(object.spec.test.method) || !has(object.spec.test.repeat) || object.spec.test.method != object.spec.test.method.upperAscii())"}]}`
 // +kubebuilder:webhook:path=/validate-example-org-v1-loadtest,mutating=false,failurePolicy=fail,sideEffects=None,groups=example.org,resources=loadtests,verbs=create;update,versions=v1,name=vloadtest-v1.example.org,admissionReviewVersions=v1,timeoutSeconds=5
 
-// The validator reads Services and their EndpointSlices from the manager's cache.
+// The validator reads Services and their EndpointSlices from the manager's cache. It
+// also asks the API server whether a requester may create pods (SubjectAccessReviews,
+// cluster-scoped): config/rbac's metrics-auth-role grants that, for the metrics
+// endpoint's own reviews too, in the default and the namespaced installs alike.
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 
@@ -36,12 +40,15 @@ func (LoadTestDefaulter) Default(_ context.Context, lt *dilov1.LoadTest) error {
 	return nil
 }
 
-// LoadTestValidator runs the LoadTest rules of rules.go.
+// LoadTestValidator runs the LoadTest rules of rules.go and of the cluster's policy.
 type LoadTestValidator struct {
 	// Services reads Services and EndpointSlices: the manager's cache, not the API server.
 	Services client.Reader
-	// MaxReplicas is the cap on spec.replicas (the manager's --max-replicas).
-	MaxReplicas int32
+	// Policy is what the cluster's DiLO allows LoadTest authors (the manager's flags).
+	Policy policy.Policy
+	// PodRights says whether the requesting user may create pods in a namespace: a
+	// SubjectAccessReview (see PodRightsReviewer).
+	PodRights PodRights
 }
 
 // ValidateCreate implements admission.Validator.
@@ -53,6 +60,8 @@ func (v *LoadTestValidator) ValidateCreate(ctx context.Context, lt *dilov1.LoadT
 // ValidateUpdate implements admission.Validator. An update that leaves the spec as
 // it was or changes only spec.updatePolicy, or of an object being deleted, is always
 // allowed: the user can always switch policy, and a controller remove its finalizer.
+// Any other spec edit is judged in full, the requester's pod rights included: the edit
+// makes DiLO create pods as the spec says, whoever wrote the rest of it.
 func (v *LoadTestValidator) ValidateUpdate(ctx context.Context, old, updated *dilov1.LoadTest) (admission.Warnings, error) {
 	if updated.DeletionTimestamp != nil || len(changedSpecFields(old, updated)) == 0 {
 		return nil, nil
@@ -67,32 +76,63 @@ func (v *LoadTestValidator) ValidateDelete(context.Context, *dilov1.LoadTest) (a
 	return nil, nil
 }
 
-// validateSpec runs every rule on lt's spec and returns all their errors at once.
+// validateSpec runs every rule on lt and returns all their errors at once.
 func (v *LoadTestValidator) validateSpec(ctx context.Context, lt *dilov1.LoadTest) (admission.Warnings, field.ErrorList) {
 	spec, test := field.NewPath("spec"), field.NewPath("spec", "test")
-	errs := validateReplicas(lt.Spec.Replicas, v.MaxReplicas, spec.Child("replicas"))
+	req, _ := admission.RequestFromContext(ctx)
+	if errs := validateEncodedSize(req.Object.Raw); len(errs) > 0 {
+		return nil, errs // too big to be worth judging further
+	}
+	errs := v.Policy.CheckLoad(&lt.Spec)
 	errs = append(errs, validateMethod(lt.Spec.Test.Method, test.Child("method"))...)
 	errs = append(errs, validateRequestPath(lt.Spec.Test.Path, test.Child("path"))...)
 	errs = append(errs, validateThresholds(lt.Spec.Thresholds, spec.Child("thresholds"))...)
 	errs = append(errs, validatePodTemplate(lt.Spec.PodTemplate, spec.Child("podTemplate"))...)
-
+	errs = append(errs, policy.CheckReservedKeys(lt.Spec.PodTemplate)...)
 	namespace := namespaceOf(ctx, lt)
+	if shaping := v.Policy.PodShaping(lt.Spec.PodTemplate); len(shaping) > 0 {
+		errs = append(errs, v.checkPodRights(ctx, req, namespace, shaping)...)
+	}
+
 	svc, err := v.service(ctx, namespace, lt.Spec.Test.ServiceName)
 	if err != nil {
 		return nil, append(errs, field.InternalError(test.Child("serviceName"), err))
 	}
-	if serviceErrs := validateService(namespace, lt.Spec.Test.ServiceName, svc, test.Child("serviceName")); len(serviceErrs) > 0 {
-		return nil, append(errs, serviceErrs...)
+	if svc == nil {
+		return nil, append(errs, serviceNotFound(namespace, lt.Spec.Test.ServiceName, test.Child("serviceName")))
 	}
-	errs = append(errs, validateServicePort(lt.Spec.Test.Port, svc, test.Child("port"))...)
-
 	var slices discoveryv1.EndpointSliceList
 	if err := v.Services.List(ctx, &slices, client.InNamespace(namespace),
 		client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
 		return nil, append(errs, field.InternalError(test.Child("serviceName"),
 			fmt.Errorf("failed to list the EndpointSlices of Service %q: %w", svc.Name, err)))
 	}
+	if _, msg := v.Policy.ServiceProblem(svc, slices.Items); msg != "" {
+		return nil, append(errs, field.Invalid(test.Child("serviceName"), svc.Name, msg))
+	}
+	errs = append(errs, validateServicePort(lt.Spec.Test.Port, svc, test.Child("port"))...)
 	return warnNoReadyEndpoints(namespace, svc, slices.Items), errs
+}
+
+// checkPodRights returns the pod-shaping errors when the requester may not create pods
+// in namespace (nothing when they may): DiLO must not shape pods for someone who could
+// not create them.
+func (v *LoadTestValidator) checkPodRights(ctx context.Context, req admission.Request, namespace string, shaping field.ErrorList) field.ErrorList {
+	if v.PodRights == nil {
+		return nil
+	}
+	allowed, err := v.PodRights(ctx, req.UserInfo, namespace)
+	if err != nil {
+		return field.ErrorList{field.InternalError(field.NewPath("spec", "podTemplate"), err)}
+	}
+	if allowed {
+		return nil
+	}
+	who := fmt.Sprintf("user %q", req.UserInfo.Username)
+	for _, e := range shaping {
+		e.Detail += fmt.Sprintf(": %s may not create pods in namespace %q, so may not have DiLO create such pods either", who, namespace)
+	}
+	return shaping
 }
 
 // service returns the Service name in namespace, or nil if there is none.

@@ -19,13 +19,13 @@ import (
 func TestLoadTestValidator(t *testing.T) {
 	services := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "ns"},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
-		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "nginx-1", Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: "nginx"}},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "nginx"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "nginx-1", Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: "nginx", discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}},
 			AddressType: discoveryv1.AddressTypeIPv4, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "idle", Namespace: "ns"},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "idle"}, Ports: []corev1.ServicePort{{Port: 80}}}},
 	).Build()
-	v := &LoadTestValidator{Services: services, MaxReplicas: 10}
+	v := &LoadTestValidator{Services: services, Policy: testPolicy()}
 	lt := func(service string, replicas int32, change ...func(*dilov1.LoadTest)) *dilov1.LoadTest {
 		l := &dilov1.LoadTest{
 			ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns"},

@@ -49,16 +49,6 @@ func defaultLoadTest(lt *dilov1.LoadTest) {
 	}
 }
 
-// validateReplicas checks that replicas is from 1 to maxReplicas, the manager's cap.
-func validateReplicas(replicas int32, maxReplicas int32, p *field.Path) field.ErrorList {
-	if replicas >= 1 && replicas <= maxReplicas {
-		return nil
-	}
-	return field.ErrorList{field.Invalid(p, replicas, fmt.Sprintf(
-		"must be from 1 to %d, the most load-generator pods this cluster's DiLO runs per LoadTest (the manager's --max-replicas)",
-		maxReplicas))}
-}
-
 // validateMethod checks that method is one of Methods. Empty means the default, GET.
 func validateMethod(method string, p *field.Path) field.ErrorList {
 	if method == "" || slices.Contains(Methods, method) {
@@ -161,29 +151,54 @@ func validatePodTemplate(pt *dilov1.AgentPodTemplate, p *field.Path) field.Error
 	return errs
 }
 
-// validateService checks that svc, the Service spec.test.serviceName names in
-// namespace (nil when there is none), exists, is not an ExternalName alias of a
-// host outside the cluster, and has a port to send to.
-func validateService(namespace, name string, svc *corev1.Service, p *field.Path) field.ErrorList {
-	if svc == nil {
-		e := field.NotFound(p, name)
-		e.Detail = fmt.Sprintf("no Service with this name in namespace %q: create the Service first, or set spec.test.serviceName to a Service of this namespace", namespace)
-		return field.ErrorList{e}
+// serviceNotFound is the error for a serviceName that names no Service in namespace.
+func serviceNotFound(namespace, name string, p *field.Path) *field.Error {
+	e := field.NotFound(p, name)
+	e.Detail = fmt.Sprintf("no Service with this name in namespace %q: create the Service first, or set spec.test.serviceName to a Service of this namespace", namespace)
+	return e
+}
+
+// validateEncodedSize refuses a LoadTest whose encoding is over MaxEncodedBytes,
+// naming its largest part, so that the author knows what to cut.
+func validateEncodedSize(raw []byte) field.ErrorList {
+	if len(raw) <= dilov1.MaxEncodedBytes {
+		return nil
 	}
-	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		return field.ErrorList{field.Invalid(p, name, fmt.Sprintf(
-			"Service %q in namespace %q is of type ExternalName (an alias of %q): DiLO sends load only to Services inside the cluster, never to outside hosts",
-			name, namespace, svc.Spec.ExternalName))}
+	var obj any
+	_ = json.Unmarshal(raw, &obj)
+	var path *field.Path
+	size := len(raw)
+	// Descend into the largest member while it holds more than half of its parent.
+	for {
+		m, ok := obj.(map[string]any)
+		if !ok {
+			break
+		}
+		best, bestSize := "", 0
+		for k, v := range m {
+			if b, _ := json.Marshal(v); len(b) > bestSize {
+				best, bestSize = k, len(b)
+			}
+		}
+		if best == "" || bestSize*2 < size {
+			break
+		}
+		if path == nil {
+			path = field.NewPath(best)
+		} else {
+			path = path.Child(best)
+		}
+		obj, size = m[best], bestSize
 	}
-	if len(svc.Spec.Ports) == 0 {
-		return field.ErrorList{field.Invalid(p, name, fmt.Sprintf(
-			"Service %q in namespace %q has no ports to send to", name, namespace))}
+	if path == nil {
+		path = field.NewPath("metadata")
 	}
-	return nil
+	return field.ErrorList{field.Invalid(path, fmt.Sprintf("<%d bytes>", size), fmt.Sprintf(
+		"the LoadTest is %d bytes encoded, and DiLO accepts at most %d: this is its largest part", len(raw), dilov1.MaxEncodedBytes))}
 }
 
 // validateServicePort checks that port, by number or by name, is one of svc's ports.
-// Unset, it means the Service's first port, which validateService made sure exists.
+// Unset, it means the Service's first port, which policy.ServiceProblem made sure exists.
 func validateServicePort(port *intstr.IntOrString, svc *corev1.Service, p *field.Path) field.ErrorList {
 	if port == nil {
 		return nil

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/policy"
 )
 
 // messages is errs as the lines kubectl prints, for diffs.
@@ -63,25 +65,6 @@ func TestDefaultLoadTest(t *testing.T) {
 				t.Errorf("defaultLoadTest() is not idempotent (-once +twice):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestValidateReplicas(t *testing.T) {
-	tests := []struct {
-		replicas, max int32
-		want          []string
-	}{
-		{1, 100, nil},
-		{100, 100, nil},
-		{101, 100, []string{"spec.replicas: Invalid value: 101: must be from 1 to 100, the most load-generator pods this cluster's DiLO runs per LoadTest (the manager's --max-replicas)"}},
-		{0, 100, []string{"spec.replicas: Invalid value: 0: must be from 1 to 100, the most load-generator pods this cluster's DiLO runs per LoadTest (the manager's --max-replicas)"}},
-		{-1, 5, []string{"spec.replicas: Invalid value: -1: must be from 1 to 5, the most load-generator pods this cluster's DiLO runs per LoadTest (the manager's --max-replicas)"}},
-	}
-	for _, tt := range tests {
-		got := messages(validateReplicas(tt.replicas, tt.max, field.NewPath("spec", "replicas")))
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("validateReplicas(%d, %d) (-want +got):\n%s", tt.replicas, tt.max, diff)
-		}
 	}
 }
 
@@ -187,26 +170,24 @@ func service(name string, ports ...corev1.ServicePort) *corev1.Service {
 	}
 }
 
-func TestValidateService(t *testing.T) {
-	external := service("db")
-	external.Spec.Type, external.Spec.ExternalName = corev1.ServiceTypeExternalName, "db.example.com"
-	tests := []struct {
-		name string
-		svc  *corev1.Service
-		want []string
-	}{
-		{"exists", service("nginx", corev1.ServicePort{Port: 80}), nil},
-		{"missing", nil, []string{`spec.test.serviceName: Not found: "nginx": no Service with this name in namespace "team-a": create the Service first, or set spec.test.serviceName to a Service of this namespace`}},
-		{"ExternalName", external, []string{`spec.test.serviceName: Invalid value: "nginx": Service "nginx" in namespace "team-a" is of type ExternalName (an alias of "db.example.com"): DiLO sends load only to Services inside the cluster, never to outside hosts`}},
-		{"no ports", service("nginx"), []string{`spec.test.serviceName: Invalid value: "nginx": Service "nginx" in namespace "team-a" has no ports to send to`}},
+func TestServiceNotFound(t *testing.T) {
+	got := serviceNotFound("team-a", "nginx", field.NewPath("spec", "test", "serviceName")).Error()
+	want := `spec.test.serviceName: Not found: "nginx": no Service with this name in namespace "team-a": create the Service first, or set spec.test.serviceName to a Service of this namespace`
+	if got != want {
+		t.Errorf("serviceNotFound() = %q; want %q", got, want)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := messages(validateService("team-a", "nginx", tt.svc, field.NewPath("spec", "test", "serviceName")))
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("validateService() (-want +got):\n%s", diff)
-			}
-		})
+}
+
+func TestValidateEncodedSize(t *testing.T) {
+	small := []byte(`{"metadata":{"name":"x"},"spec":{"replicas":1}}`)
+	big := fmt.Sprintf(`{"metadata":{"name":"x"},"spec":{"replicas":1,"podTemplate":{"spec":{"affinity":{"nodeAffinity":%q}}}}}`, strings.Repeat("a", 70_000))
+	if errs := validateEncodedSize(small); len(errs) > 0 {
+		t.Errorf("validateEncodedSize(small) = %v; want none", errs)
+	}
+	got := messages(validateEncodedSize([]byte(big)))
+	want := []string{fmt.Sprintf(`spec.podTemplate.spec.affinity.nodeAffinity: Invalid value: "<70002 bytes>": the LoadTest is %d bytes encoded, and DiLO accepts at most 65536: this is its largest part`, len(big))}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("validateEncodedSize(big) (-want +got):\n%s", diff)
 	}
 }
 
@@ -412,4 +393,11 @@ func TestValidatePodTemplate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testPolicy is the policy of the unit tests: the default one, with 10 replicas at most.
+func testPolicy() policy.Policy {
+	p := policy.Default()
+	p.MaxReplicas = 10
+	return p
 }

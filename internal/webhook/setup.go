@@ -11,13 +11,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/policy"
 )
 
 // Options configure the webhooks.
 type Options struct {
-	// MaxReplicas caps LoadTest spec.replicas: the manager's --max-replicas, from 1 to
-	// api/v1.MaxReplicas.
-	MaxReplicas int
+	// Policy is what LoadTest authors are allowed (the manager's flags).
+	Policy policy.Policy
 }
 
 // Setup registers the LoadTest defaulter and validator and the SimpleDeployment
@@ -25,8 +25,8 @@ type Options struct {
 // EndpointSlices from mgr's cache; Setup registers their informers now, so that they
 // start, and sync, with the manager rather than on the first admission request.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	if opts.MaxReplicas < 1 || opts.MaxReplicas > dilov1.MaxReplicas {
-		return fmt.Errorf("the replica cap %d must be from 1 to %d", opts.MaxReplicas, dilov1.MaxReplicas)
+	if err := opts.Policy.Validate(); err != nil {
+		return err
 	}
 	for _, obj := range []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}} {
 		if _, err := mgr.GetCache().GetInformer(context.Background(), obj, cache.BlockUntilSynced(false)); err != nil {
@@ -35,7 +35,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	err := ctrl.NewWebhookManagedBy(mgr, &dilov1.LoadTest{}).
 		WithDefaulter(LoadTestDefaulter{}).
-		WithValidator(&LoadTestValidator{Services: mgr.GetClient(), MaxReplicas: int32(opts.MaxReplicas)}).
+		WithValidator(&LoadTestValidator{Services: mgr.GetClient(), Policy: opts.Policy, PodRights: PodRightsReviewer(mgr.GetClient())}).
 		Complete()
 	if err != nil {
 		return fmt.Errorf("failed to register the LoadTest webhooks: %w", err)

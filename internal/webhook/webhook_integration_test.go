@@ -41,6 +41,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/policy"
 	"github.com/dilo-operator/dilo/internal/testenv"
 	"github.com/dilo-operator/dilo/internal/webhook"
 )
@@ -99,7 +100,9 @@ func startSuiteOnce() error {
 	if err != nil {
 		return fmt.Errorf("failed to create the manager: %w", err)
 	}
-	if err := webhook.Setup(mgr, webhook.Options{MaxReplicas: maxReplicas}); err != nil {
+	pol := policy.Default()
+	pol.MaxReplicas = maxReplicas
+	if err := webhook.Setup(mgr, webhook.Options{Policy: pol}); err != nil {
 		return err
 	}
 	suite.cache = mgr.GetClient()
@@ -168,7 +171,9 @@ func createService(t *testing.T, env *testenv.Env, ns, name string, ready bool) 
 	mustCreate(t, env.Client, svc)
 	if ready {
 		es := &discoveryv1.EndpointSlice{
-			ObjectMeta:  metav1.ObjectMeta{Name: name + "-1", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-1", Namespace: ns, Labels: map[string]string{
+				// As the EndpointSlice controller labels the slices it makes from the selector.
+				discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}},
 			AddressType: discoveryv1.AddressTypeIPv4,
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr(true)}}},
 			Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr(int32(8080))}},
@@ -447,7 +452,7 @@ func TestExternalNameServiceIsRejected(t *testing.T) {
 
 	err := c.Create(context.Background(), loadTest(ns, "relay"))
 	wantError(t, err, denied("vloadtest-v1.example.org", "LoadTest", "relay", fmt.Sprintf(
-		`spec.test.serviceName: Invalid value: "nginx": Service "nginx" in namespace %q is of type ExternalName (an alias of "www.example.com"): `+
+		`spec.test.serviceName: Invalid value: "nginx": Service "nginx" in namespace %q is of type ExternalName: `+
 			`DiLO sends load only to Services inside the cluster, never to outside hosts`, ns)))
 }
 

@@ -16,6 +16,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/dilo-operator/dilo/internal/policy"
 	"github.com/dilo-operator/dilo/internal/scheme"
 	"github.com/dilo-operator/dilo/internal/webhook"
 )
@@ -41,7 +42,7 @@ func run(certDir string, port int, metricsAddr string) error {
 	if err != nil {
 		return fmt.Errorf("failed to create the manager: %w", err)
 	}
-	if err := webhook.Setup(mgr, webhook.Options{MaxReplicas: 100}); err != nil {
+	if err := webhook.Setup(mgr, webhook.Options{Policy: policy.Default()}); err != nil {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
