@@ -39,11 +39,14 @@ func TestSearchPathLookAlike(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "svc", Name: "look-alike-" + victim, Labels: lookAlike},
 		Spec: corev1.PodSpec{
 			Hostname: "nginx", Subdomain: victim,
+			// It serves on port 80, the victim Service's port, where the search path
+			// sends the victim's requests.
 			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr(true),
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				Sysctls:        []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}}},
 			Containers: []corev1.Container{{
-				Name: "target", Image: image, ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"/target"},
-				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				Name: "target", Image: image, ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"/target", "-addr=:80"},
+				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 80}},
 				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true),
 					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 			}},
@@ -52,7 +55,7 @@ func TestSearchPathLookAlike(t *testing.T) {
 	headless := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "svc", Name: victim},
 		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: lookAlike, PublishNotReadyAddresses: true,
-			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
 	}
 	create(t, headless)
 	create(t, pod)
@@ -73,7 +76,7 @@ func TestSearchPathLookAlike(t *testing.T) {
 	if r := lt.Status.Results; r == nil || r.Requests != 50 || r.Errors != 0 {
 		t.Errorf("results %+v; want 50 requests, no error", r)
 	}
-	if got := servedByHost(t, "svc", pod.Name); len(got) != 0 {
+	if got := servedByHost(t, "svc", pod.Name, "80"); len(got) != 0 {
 		t.Errorf("the look-alike pod was sent %v; want nothing", got)
 	}
 	host := "nginx." + victim + ".svc"
@@ -179,7 +182,7 @@ func servedByTarget(t *testing.T, ns string) map[string]int64 {
 	}
 	total := map[string]int64{}
 	for _, p := range list.Items {
-		for h, n := range servedByHost(t, ns, p.Name) {
+		for h, n := range servedByHost(t, ns, p.Name, "8080") {
 			total[h] += n
 		}
 	}
@@ -188,9 +191,9 @@ func servedByTarget(t *testing.T, ns string) map[string]int64 {
 
 // servedByHost asks a pod running /target, through the API server's pod proxy, what it
 // was sent, by Host header.
-func servedByHost(t *testing.T, ns, pod string) map[string]int64 {
+func servedByHost(t *testing.T, ns, pod, port string) map[string]int64 {
 	t.Helper()
-	raw, err := clientset.CoreV1().Pods(ns).ProxyGet("http", pod, "8080", "/requests", nil).DoRaw(ctx(t))
+	raw, err := clientset.CoreV1().Pods(ns).ProxyGet("http", pod, port, "/requests", nil).DoRaw(ctx(t))
 	if err != nil {
 		t.Fatalf("failed to ask pod %s/%s what it served: %v", ns, pod, err)
 	}
