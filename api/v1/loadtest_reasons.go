@@ -63,6 +63,17 @@ const (
 	ReasonThresholdBroken = "ThresholdBroken"
 )
 
+// Reasons of a LoadTest's Queued condition (and of the Events recorded when a run is
+// queued and when a queued run starts), set only when the manager caps the runs
+// executing at once in a namespace.
+const (
+	// ReasonQueued: the run waits for a free slot (Queued=True); the message names the
+	// runs holding the slots and those ahead of it.
+	ReasonQueued = "Queued"
+	// ReasonAdmitted: the run got a slot and started (Queued=False).
+	ReasonAdmitted = "Admitted"
+)
+
 // Timing rules of a run, in seconds.
 const (
 	// UnschedulableGraceSeconds is how long a pod of a run may stay unschedulable

@@ -54,6 +54,8 @@ type options struct {
 	maxReplicas int
 	// policy is what LoadTest authors are allowed (but for maxReplicas, set from it).
 	policy policy.Policy
+	// maxRunningPerNamespace caps the runs executing at once in a namespace; 0: no cap.
+	maxRunningPerNamespace int
 	// watchNamespaces, when set, are the only namespaces the manager watches (its
 	// --watch-namespaces); empty means every namespace.
 	watchNamespaces string
@@ -127,7 +129,8 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 		"Let LoadTests target Services without a selector, or with EndpointSlices the EndpointSlice controller did not make: their endpoints can point anywhere, outside the cluster too.")
 	fs.StringVar(&o.policy.ClusterDomain, "cluster-domain", o.policy.ClusterDomain,
 		"The cluster's DNS domain: agents dial a headless Service by its fully qualified name in it.")
-
+	fs.IntVar(&o.maxRunningPerNamespace, "max-running-per-namespace", 0,
+		"The most LoadTest runs executing at once in one namespace; the others wait, pending, in order. 0: no cap.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces the manager watches and runs LoadTests in, e.g. a,b; empty: every namespace. "+
 			"With it the manager needs rights in those namespaces only (config/namespaced).")
@@ -150,6 +153,9 @@ func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 	o.policy.MaxReplicas = int32(o.maxReplicas)
 	if err := o.policy.Validate(); err != nil {
 		return nil, err
+	}
+	if o.maxRunningPerNamespace < 0 {
+		return nil, fmt.Errorf("--max-running-per-namespace=%d: must not be negative", o.maxRunningPerNamespace)
 	}
 	namespaces, err := parseWatchNamespaces(o.watchNamespaces)
 	if err != nil {
@@ -192,7 +198,7 @@ func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the manager: %w", err)
 	}
-	ltr := &reconcile.LoadTestReconciler{AgentImage: o.agentImage, Policy: o.policy}
+	ltr := &reconcile.LoadTestReconciler{AgentImage: o.agentImage, Policy: o.policy, MaxRunningPerNamespace: o.maxRunningPerNamespace}
 	if err := ltr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("failed to set up the LoadTest controller: %w", err)
 	}

@@ -44,6 +44,9 @@ type LoadTestReconciler struct {
 	// Policy is what the cluster's DiLO allows a LoadTest, checked again when a run
 	// starts; the zero value means policy.Default().
 	Policy policy.Policy
+	// MaxRunningPerNamespace caps how many runs execute at once in a namespace; the
+	// runs beyond it wait, pending, in the namespace's queue (see admitRun). 0: no cap.
+	MaxRunningPerNamespace int
 }
 
 // +kubebuilder:rbac:groups=example.org,resources=loadtests,verbs=get;list;watch;delete
@@ -79,6 +82,8 @@ func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Pod{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.loadTestsOfService)).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.loadTestsOfEndpointSlice)).
+		Watches(&dilov1.LoadTest{}, r.queueWatch()).
+		Watches(&corev1.Pod{}, r.queuePodWatch()).
 		Named("loadtest").
 		Complete(r)
 }
@@ -162,7 +167,9 @@ type step struct {
 //  3. stopEndedRun: a finished or failed run is the record; only its running pods
 //     are stopped (failed run), and, once spec.ttlSecondsAfterFinished has passed,
 //     its pods (or the LoadTest) deleted. Nothing else happens until the spec changes.
-//  4. createPods: while pending, resolve the Service and create the missing pods.
+//  4. admitRun, createPods: while pending, wait in the namespace's queue for a free
+//     slot when MaxRunningPerNamespace caps the runs (see admitRun); then resolve the
+//     Service and create the missing pods.
 //  5. assessPods: fail fast on a broken pod or the deadline; see assessRun.
 //  6. checkTarget: fail a run whose Service is no longer the one it started with.
 //  7. openStartGate: once every pod runs, set the same start-at on all of them.
@@ -195,6 +202,7 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		{"startRun", r.startRun},
 		{"deleteStalePods", r.deleteStalePods},
 		{"stopEndedRun", r.stopEndedRun},
+		{"admitRun", r.admitRun},
 		{"createPods", r.createPods},
 		{"assessPods", r.assessPods},
 		{"checkTarget", r.checkTarget},
