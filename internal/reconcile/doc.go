@@ -34,13 +34,30 @@
 // cannot pull its image; cannot create its container; is OOM-killed; is evicted
 // (through the Eviction API, by its node or by the scheduler: its DisruptionTarget
 // condition says so); is deleted by someone else, or disappears, while the run goes on;
-// or ends failed. It also fails when spec.deadlineSeconds passes (a requeue is
-// scheduled for that instant, no polling), when its Service is missing or of type
-// ExternalName when the run starts, when the API server refuses one of its pods as
+// or ends failed. It also fails when spec.deadlineSeconds (or the manager's default
+// deadline) passes (a requeue is scheduled for that instant, no polling), when its
+// Service is missing or unusable when the run starts or the run asks for more than the
+// manager's policy allows, when its Service changes while it goes (see below), when the
+// API server refuses one of its pods as
 // invalid or forbidden (PodRejected: a bad spec.podTemplate, Pod Security, a
 // ResourceQuota), or when its results are unreadable or break a threshold. When a run
 // fails, its pods that are still running are deleted; its ended pods are kept for their
 // logs until the next run or the LoadTest's deletion.
+//
+// # The target
+//
+// When a run's pods are first created, the Service the LoadTest names is recorded in
+// status.target: its UID, type, cluster IP and port. The agents connect to the cluster
+// IP (a headless Service: its fully qualified name with a trailing dot), never to a
+// short name the pods' DNS search path could complete in another namespace. The
+// controller watches Services and EndpointSlices: a going run whose Service is deleted,
+// re-created, retyped, re-addressed, loses its selector or gains an EndpointSlice the
+// EndpointSlice controller did not make fails with TargetChanged, and its pods stop.
+//
+// # The queue
+//
+// With MaxRunningPerNamespace, a pending run without pods waits for a free slot in its
+// namespace (Queued=True), in order of status.startTime, then name; see admitRun.
 //
 // # Cleaning up after a run
 //
@@ -53,7 +70,10 @@
 //
 // # Pod template
 //
-// spec.podTemplate adds labels and annotations to the run's pods (DiLO's own labels and
-// its start-at annotation win), replaces the agent container's resources, and sets the
-// pods' nodeSelector, tolerations and affinity; nothing else of the pod is the user's.
+// spec.podTemplate adds labels and annotations to the run's pods (keys under
+// example.org/ and DiLO's managed-by label are DiLO's alone), replaces the agent
+// container's resources, and sets the pods' nodeSelector, tolerations and affinity;
+// nothing else of the pod is the user's. Who may ask for what is the webhook's to judge
+// (internal/policy); the pods carry a readiness gate DiLO never sets, so that no
+// Service ever sends traffic to them.
 package reconcile

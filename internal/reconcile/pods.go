@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -72,17 +73,19 @@ func PodCache() cache.ByObject {
 	}
 }
 
-// trimPod keeps of a cached pod its metadata without managed fields, its status, and
-// of its spec the node and each container's name and resource limits (a failure
-// message quotes the memory limit). The controllers only read cached pods, and write
-// them only with patches computed against the cached copy (the start-at annotation),
-// so the dropped fields are never sent back.
+// trimPod keeps of a cached pod its metadata without managed fields and without the
+// annotations that are not DiLO's (a podTemplate's may be large), its status, and of
+// its spec the node and each container's name and resource limits (a failure message
+// quotes the memory limit). The controllers only read cached pods, and write them only
+// with patches computed against the cached copy (the start-at annotation), so the
+// dropped fields are never sent back.
 func trimPod(obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
 	pod.ManagedFields = nil
+	maps.DeleteFunc(pod.Annotations, func(k, _ string) bool { return !strings.HasPrefix(k, dilov1.ReservedPrefix) })
 	containers := make([]corev1.Container, len(pod.Spec.Containers))
 	for i, c := range pod.Spec.Containers {
 		containers[i] = corev1.Container{Name: c.Name, Resources: corev1.ResourceRequirements{Limits: c.Resources.Limits}}

@@ -13,7 +13,8 @@ import (
 )
 
 // TestTrimPod checks what the cache keeps of a pod DiLO created, once it ran: metadata
-// without managed fields, the whole status, the node and the containers' limits.
+// without managed fields and others' annotations, the whole status, the node and the
+// containers' limits.
 func TestTrimPod(t *testing.T) {
 	lt := &dilov1.LoadTest{
 		ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns", UID: "uid-1", Generation: 1},
@@ -21,6 +22,7 @@ func TestTrimPod(t *testing.T) {
 	}
 	pod := desiredLoadTestPod(lt, 1, 0, &dilov1.RunTarget{Address: "10.97.0.7", Port: 80, Host: "web.ns.svc"}, "img:1")
 	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "dilo"}}
+	pod.Annotations = map[string]string{dilov1.AnnotationStartAt: "2026-12-01T10:00:00Z", "from-the-template": strings.Repeat("x", 30000)}
 	pod.Spec.NodeName = "node-1"
 	pod.Status = corev1.PodStatus{
 		Phase: corev1.PodFailed,
@@ -30,6 +32,7 @@ func TestTrimPod(t *testing.T) {
 	}
 	want := pod.DeepCopy()
 	want.ManagedFields = nil
+	want.Annotations = map[string]string{dilov1.AnnotationStartAt: "2026-12-01T10:00:00Z"}
 	want.Spec = corev1.PodSpec{
 		NodeName: "node-1",
 		Containers: []corev1.Container{{Name: agentContainer, Resources: corev1.ResourceRequirements{

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -51,7 +52,7 @@ func TestManagerRSS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cold := managerPeak(t, env, bin, kubeconfig, ns, filepath.Join(dir, "cold.log"))
+	cold := managerPeak(t, env, bin, kubeconfig, ns, rssLoadTests*rssReplicas, filepath.Join(dir, "cold.log"))
 	fmt.Printf("rss cold start: %d LoadTests, created %d pods in %.1fs, peak %.1f MiB load=%s\n",
 		rssLoadTests, rssLoadTests*rssReplicas, cold.took.Seconds(), cold.mib, loadAverage())
 
@@ -63,7 +64,7 @@ func TestManagerRSS(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	restart := managerPeak(t, env, bin, kubeconfig, ns, filepath.Join(dir, "restart.log"))
+	restart := managerPeak(t, env, bin, kubeconfig, ns, rssLoadTests*rssReplicas, filepath.Join(dir, "restart.log"))
 	fmt.Printf("rss restart: %d LoadTests and %d pods reconciled in %.1fs, peak %.1f MiB load=%s\n",
 		rssLoadTests, rssLoadTests*rssReplicas, restart.took.Seconds(), restart.mib, loadAverage())
 
@@ -72,6 +73,47 @@ func TestManagerRSS(t *testing.T) {
 		rssLoadTests, rssReplicas, cold.mib, restart.mib, peak, rssGoalMiB)
 	if peak > rssGoalMiB {
 		t.Errorf("the manager's peak RSS was %.1f MiB; goal ≤ %d MiB", peak, rssGoalMiB)
+	}
+}
+
+// TestManagerRSSLargeLoadTests is the attack on the manager's memory: LoadTests as
+// large as the webhook accepts (64 KiB encoded, half of it kubectl's last-applied copy,
+// much of the rest podTemplate annotations that go on every pod). The goal is the
+// manager's memory limit in config/manager, 256 MiB, with room to spare.
+func TestManagerRSSLargeLoadTests(t *testing.T) {
+	const loadTests, replicas, goalMiB = 500, 2, 128
+	env := jobControlPlane(t)
+	dir := t.TempDir()
+	bin := buildManager(t, dir)
+	kubeconfig, err := env.AdminKubeconfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := namespace(t, env, "rss-large")
+	var size int
+	if err := createAll(context.Background(), env.Client, loadTests, 8, func(i int) client.Object {
+		lt := loadTest(ns, fmt.Sprintf("big-%d", i), replicas)
+		notes := map[string]string{}
+		for k := range 7 {
+			notes[fmt.Sprintf("note-%d", k)] = strings.Repeat(string(rune('a'+k)), 4000)
+		}
+		lt.Spec.PodTemplate = &dilov1.AgentPodTemplate{Metadata: dilov1.AgentPodMetadata{Annotations: notes}}
+		applied, _ := json.Marshal(lt)
+		lt.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: string(applied)}
+		b, _ := json.Marshal(lt)
+		size = len(b)
+		return lt
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if size > dilov1.MaxEncodedBytes {
+		t.Fatalf("the LoadTests are %d bytes, more than the webhook accepts", size)
+	}
+	run := managerPeak(t, env, bin, kubeconfig, ns, loadTests*replicas, filepath.Join(dir, "large.log"))
+	fmt.Printf("rss large: %d LoadTests of %d bytes and %d pods in %.1fs: rss_mib=%.1f (goal ≤ %d) load=%s\n",
+		loadTests, size, loadTests*replicas, run.took.Seconds(), run.mib, goalMiB, loadAverage())
+	if run.mib > goalMiB {
+		t.Errorf("the manager's peak RSS was %.1f MiB; goal ≤ %d MiB", run.mib, goalMiB)
 	}
 }
 
@@ -88,9 +130,9 @@ type managerRun struct {
 	mib  float64
 }
 
-// managerPeak runs the manager binary until every LoadTest of ns has a state and all
-// their pods exist, and returns how long that took and its peak RSS.
-func managerPeak(t *testing.T, env *testenv.Env, bin, kubeconfig, ns, logPath string) managerRun {
+// managerPeak runs the manager binary until every LoadTest of ns has a state and their
+// pods (wantPods of them) exist, and returns how long that took and its peak RSS.
+func managerPeak(t *testing.T, env *testenv.Env, bin, kubeconfig, ns string, wantPods int, logPath string) managerRun {
 	t.Helper()
 	log, err := os.Create(logPath)
 	if err != nil {
@@ -133,7 +175,7 @@ func managerPeak(t *testing.T, env *testenv.Env, bin, kubeconfig, ns, logPath st
 		if err := env.Client.List(ctx, &pods, in, client.MatchingLabels{dilov1.LabelManagedBy: dilov1.ManagedByDiLO}); err != nil {
 			return err
 		}
-		if unset > 0 || len(pods.Items) < rssLoadTests*rssReplicas {
+		if unset > 0 || len(pods.Items) < wantPods {
 			time.Sleep(time.Second) // listing 1000 LoadTests and 2000 pods is not free
 			return fmt.Errorf("%d LoadTests without a state, %d pods", unset, len(pods.Items))
 		}
