@@ -197,6 +197,13 @@ func TestDefaultKustomizationApplies(t *testing.T) {
 			list.Items = append(list.Items, *o)
 		}
 	}
+	dryRunApply(t, env, list, "config/default")
+}
+
+// dryRunApply runs kubectl apply --server-side --dry-run=server of list on env, with
+// extra kubectl arguments, failing t with kubectl's output if the API server refuses it.
+func dryRunApply(t *testing.T, env *testenv.Env, list *unstructured.UnstructuredList, what string, args ...string) {
+	t.Helper()
 	manifest, err := list.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
@@ -205,11 +212,11 @@ func TestDefaultKustomizationApplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(env.Assets, "kubectl"), "--kubeconfig", kubeconfig,
-		"apply", "--server-side", "--dry-run=server", "-f", "-")
+	args = append([]string{"--kubeconfig", kubeconfig, "apply", "--server-side", "--dry-run=server", "-f", "-"}, args...)
+	cmd := exec.Command(filepath.Join(env.Assets, "kubectl"), args...)
 	cmd.Stdin = bytes.NewReader(manifest)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("kubectl apply --dry-run=server of config/default: %v\n%s", err, out)
+		t.Errorf("kubectl apply --dry-run=server of %s: %v\n%s", what, err, out)
 	}
 }
 
@@ -241,18 +248,5 @@ func TestNetworkPolicyKustomizationApplies(t *testing.T) {
 	if diff := cmp.Diff([]string{"NetworkPolicy", "ResourceQuota"}, kinds); diff != "" {
 		t.Errorf("config/networkpolicy renders (-want +got):\n%s", diff)
 	}
-	manifest, err := list.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := env.AdminKubeconfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(env.Assets, "kubectl"), "--kubeconfig", kubeconfig,
-		"apply", "-n", ns, "--server-side", "--dry-run=server", "-f", "-")
-	cmd.Stdin = bytes.NewReader(manifest)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("kubectl apply --dry-run=server of config/networkpolicy: %v\n%s", err, out)
-	}
+	dryRunApply(t, env, list, "config/networkpolicy", "-n", ns)
 }

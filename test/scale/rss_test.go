@@ -37,13 +37,7 @@ const (
 // start that creates the 2000 pods, then a restart against the 1000 LoadTests and 2000
 // pods with their status cleared; goal: both peaks at most 64 MiB.
 func TestManagerRSS(t *testing.T) {
-	env := jobControlPlane(t)
-	dir := t.TempDir()
-	bin := buildManager(t, dir)
-	kubeconfig, err := env.AdminKubeconfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, dir, bin, kubeconfig := managerHarness(t)
 	ctx := context.Background()
 	ns := namespace(t, env, "rss")
 	if err := createAll(ctx, env.Client, rssLoadTests, 8, func(i int) client.Object {
@@ -82,13 +76,7 @@ func TestManagerRSS(t *testing.T) {
 // manager's memory limit in config/manager, 256 MiB, with room to spare.
 func TestManagerRSSLargeLoadTests(t *testing.T) {
 	const loadTests, replicas, goalMiB = 500, 2, 128
-	env := jobControlPlane(t)
-	dir := t.TempDir()
-	bin := buildManager(t, dir)
-	kubeconfig, err := env.AdminKubeconfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, dir, bin, kubeconfig := managerHarness(t)
 	ns := namespace(t, env, "rss-large")
 	var size int
 	if err := createAll(context.Background(), env.Client, loadTests, 8, func(i int) client.Object {
@@ -115,6 +103,20 @@ func TestManagerRSSLargeLoadTests(t *testing.T) {
 	if run.mib > goalMiB {
 		t.Errorf("the manager's peak RSS was %.1f MiB; goal ≤ %d MiB", run.mib, goalMiB)
 	}
+}
+
+// managerHarness starts the control plane of the RSS benchmarks and builds the manager
+// binary: the control plane, a scratch directory, the binary and an admin kubeconfig.
+func managerHarness(t *testing.T) (env *testenv.Env, dir, bin, kubeconfig string) {
+	t.Helper()
+	env = jobControlPlane(t)
+	dir = t.TempDir()
+	bin = buildManager(t, dir)
+	kubeconfig, err := env.AdminKubeconfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, dir, bin, kubeconfig
 }
 
 // buildManager builds the manager binary into dir and returns its path.
