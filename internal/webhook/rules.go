@@ -216,7 +216,8 @@ func validateServicePort(port *intstr.IntOrString, svc *corev1.Service, p *field
 		bad, which = port.StrVal, fmt.Sprintf("port named %q", port.StrVal)
 	}
 	e := field.NotFound(p, bad)
-	e.Detail = fmt.Sprintf("Service %q has no %s; its ports are %s", svc.Name, which, describePorts(svc.Spec.Ports))
+	// Only the name: the author may not be allowed to read the Service.
+	e.Detail = fmt.Sprintf("Service %q has no %s (kubectl get service %s lists its ports)", svc.Name, which, svc.Name)
 	return field.ErrorList{e}
 }
 
@@ -332,18 +333,6 @@ func changedFields(prefix string, a, b any) []string {
 	walk(prefix, am, bm)
 	sort.Strings(out)
 	return out
-}
-
-// describePorts lists a Service's ports for a message: "80 (http), 8443".
-func describePorts(ports []corev1.ServicePort) string {
-	s := make([]string, len(ports))
-	for i, sp := range ports {
-		s[i] = strconv.Itoa(int(sp.Port))
-		if sp.Name != "" {
-			s[i] += " (" + sp.Name + ")"
-		}
-	}
-	return strings.Join(s, ", ")
 }
 
 // isRatio says whether s is a plain decimal (digits, optionally a point and more

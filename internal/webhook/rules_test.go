@@ -203,10 +203,10 @@ func TestValidateServicePort(t *testing.T) {
 		{"by number", ptr(num(80)), nil},
 		{"by number, unnamed port", ptr(num(8443)), nil},
 		{"by name", ptr(name("http")), nil},
-		{"unknown number", ptr(num(8080)), []string{`spec.test.port: Not found: 8080: Service "nginx" has no port 8080; its ports are 80 (http), 8443`}},
-		{"unknown name", ptr(name("metrics")), []string{`spec.test.port: Not found: "metrics": Service "nginx" has no port named "metrics"; its ports are 80 (http), 8443`}},
-		{"empty name never matches an unnamed port", ptr(name("")), []string{`spec.test.port: Not found: "": Service "nginx" has no port named ""; its ports are 80 (http), 8443`}},
-		{"target port is not a Service port", ptr(num(0)), []string{`spec.test.port: Not found: 0: Service "nginx" has no port 0; its ports are 80 (http), 8443`}},
+		{"unknown number", ptr(num(8080)), []string{`spec.test.port: Not found: 8080: Service "nginx" has no port 8080 (kubectl get service nginx lists its ports)`}},
+		{"unknown name", ptr(name("metrics")), []string{`spec.test.port: Not found: "metrics": Service "nginx" has no port named "metrics" (kubectl get service nginx lists its ports)`}},
+		{"empty name never matches an unnamed port", ptr(name("")), []string{`spec.test.port: Not found: "": Service "nginx" has no port named "" (kubectl get service nginx lists its ports)`}},
+		{"target port is not a Service port", ptr(num(0)), []string{`spec.test.port: Not found: 0: Service "nginx" has no port 0 (kubectl get service nginx lists its ports)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

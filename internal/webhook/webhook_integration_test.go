@@ -484,7 +484,7 @@ func TestServicePortMustExist(t *testing.T) {
 	wrong.Spec.Test.Port = ptr(intstr.FromInt32(8080))
 	err := c.Create(context.Background(), wrong)
 	wantError(t, err, denied("vloadtest-v1.example.org", "LoadTest", "wrong-port",
-		`spec.test.port: Not found: 8080: Service "nginx" has no port 8080; its ports are 80 (http)`))
+		`spec.test.port: Not found: 8080: Service "nginx" has no port 8080 (kubectl get service nginx lists its ports)`))
 }
 
 func TestReplicasCap(t *testing.T) {
