@@ -308,8 +308,8 @@ type LoadTestStatus struct {
 	// +optional
 	Run int64 `json:"run,omitempty"`
 
-	// runSpecHash identifies the spec the current run runs, spec.updatePolicy left
-	// out: a new generation with the same hash goes on with the same run.
+	// runSpecHash identifies the spec the current run runs, spec.updatePolicy and the
+	// TTL fields left out: a new generation with the same hash goes on with the same run.
 	// +optional
 	RunSpecHash string `json:"runSpecHash,omitempty"`
 

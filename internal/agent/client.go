@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dilo-operator/dilo/internal/report/podreport"
 )
 
 // errClass is why a request got no HTTP response; classNone means it got one.
@@ -29,14 +31,17 @@ const (
 	numClasses
 )
 
-// classNames are the report's names of the classes, by errClass.
-var classNames = [numClasses]string{"", "timeout", "refused", "reset", "dns", "other", "dropped"}
+// classNames are the report's names of the classes, by errClass. The result
+// document owns the names: the manager checks and merges them.
+var classNames = [numClasses]string{"",
+	podreport.ClassTimeout, podreport.ClassRefused, podreport.ClassReset,
+	podreport.ClassDNS, podreport.ClassOther, podreport.ClassDropped}
 
-// errMalformed is a response the parser cannot follow; it counts as "other".
+// errMalformed is a response the parser cannot follow; it counts as classOther.
 var errMalformed = errors.New("malformed HTTP response")
 
 // errCNAME is a target name answered for another name: the agent refuses to
-// send there. It comes wrapped in a *net.DNSError, so it counts as "dns".
+// send there. It comes wrapped in a *net.DNSError, so it counts as classDNS.
 var errCNAME = errors.New("answered for another name (a CNAME), not followed")
 
 // readBufferSize is each connection's read buffer: enough for the status line

@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/dilo-operator/dilo/internal/report/podreport"
 )
 
 // keepAliveServer answers every request on a connection with response, forever.
@@ -123,6 +125,14 @@ func TestClassify(t *testing.T) {
 		if got := classify(tc.err); got != tc.want {
 			t.Errorf("classify(%v) = %s, want %s", tc.err, classNames[got], classNames[tc.want])
 		}
+	}
+}
+
+// TestClassNamesArePodreportClasses: every class the agent counts has a name the
+// manager's parser accepts, and every name the parser accepts can be counted.
+func TestClassNamesArePodreportClasses(t *testing.T) {
+	if diff := cmp.Diff(podreport.Classes, classNames[classNone+1:]); diff != "" {
+		t.Errorf("classNames are not podreport.Classes (-podreport +agent):\n%s", diff)
 	}
 }
 

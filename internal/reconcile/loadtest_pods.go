@@ -13,7 +13,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
@@ -27,13 +26,10 @@ const (
 	startFile = startDir + "/at"
 )
 
-// runSpecHash identifies what a run runs: the spec without updatePolicy, which only
-// tells the webhook what an edit may do, and without the TTL fields, which only say
-// when an ended run is cleaned up.
+// runSpecHash identifies what a run runs (dilov1.RunSpec): a new generation with the
+// same hash goes on with the same run.
 func runSpecHash(spec dilov1.LoadTestSpec) (string, error) {
-	spec.UpdatePolicy = ""
-	spec.TTLSecondsAfterFinished, spec.TTLDeletesLoadTest = nil, false
-	data, err := json.Marshal(spec)
+	data, err := json.Marshal(dilov1.RunSpec(spec))
 	if err != nil {
 		return "", fmt.Errorf("failed to hash the spec: %w", err)
 	}
@@ -85,7 +81,7 @@ func resolveTarget(lt *dilov1.LoadTest, svc *corev1.Service, slices []discoveryv
 	if reason, msg := pol.ServiceProblem(svc, slices); reason != "" {
 		return nil, &failure{reason, msg}
 	}
-	port, ok := servicePort(svc, lt.Spec.Test.Port)
+	port, ok := dilov1.ServicePort(svc, lt.Spec.Test.Port)
 	if !ok {
 		want := "any port"
 		if lt.Spec.Test.Port != nil {
@@ -121,7 +117,7 @@ func targetChange(lt *dilov1.LoadTest, rec *dilov1.RunTarget, svc *corev1.Servic
 	if _, msg := pol.ServiceProblem(svc, slices); msg != "" {
 		return msg
 	}
-	switch port, _ := servicePort(svc, lt.Spec.Test.Port); {
+	switch port, _ := dilov1.ServicePort(svc, lt.Spec.Test.Port); {
 	case svc.Spec.Type != rec.Type:
 		return fmt.Sprintf("%s changed from type %s to %s while the run was going", name, rec.Type, svc.Spec.Type)
 	case svc.Spec.ClusterIP != rec.ClusterIP:
@@ -132,45 +128,27 @@ func targetChange(lt *dilov1.LoadTest, rec *dilov1.RunTarget, svc *corev1.Servic
 	return ""
 }
 
-// servicePort finds the Service port spec.test.port names, by number or name; unset,
-// the first port.
-func servicePort(svc *corev1.Service, want *intstr.IntOrString) (int32, bool) {
-	if len(svc.Spec.Ports) == 0 {
-		return 0, false
-	}
-	if want == nil {
-		return svc.Spec.Ports[0].Port, true
-	}
-	for _, p := range svc.Spec.Ports {
-		if want.Type == intstr.Int && p.Port == want.IntVal || want.Type == intstr.String && p.Name == want.StrVal {
-			return p.Port, true
-		}
-	}
-	return 0, false
-}
-
-// agentRunArgs is the agent's command line for a run's pod sending to tgt, with the
-// API's defaults for unset fields (there is no defaulting webhook in development mode).
+// agentRunArgs is the agent's command line for a run's pod sending to tgt. It reads a
+// defaulted copy of t: a LoadTest admitted while the webhooks were off (as in
+// development mode) has only the CRD schema's defaults, and must run as if the
+// mutating webhook had defaulted it.
 func agentRunArgs(t dilov1.TestSpec, tgt *dilov1.RunTarget) []string {
-	method := t.Method
-	if method == "" {
-		method = dilov1.DefaultMethod
-	}
+	t.Default()
 	args := []string{"/agent", "run",
 		"--url=http://" + net.JoinHostPort(tgt.Address, strconv.Itoa(int(tgt.Port))) + t.Path,
 		"--host=" + tgt.Host,
-		"--method=" + method,
+		"--method=" + t.Method,
 	}
 	if t.Rate != nil && t.DurationSeconds != nil {
 		args = append(args,
 			fmt.Sprintf("--rate=%d", *t.Rate),
 			fmt.Sprintf("--duration=%s", time.Duration(*t.DurationSeconds)*time.Second))
 	} else {
-		args = append(args, fmt.Sprintf("--requests=%d", ptr.Deref(t.Repeat, dilov1.DefaultRepeat)))
+		args = append(args, fmt.Sprintf("--requests=%d", *t.Repeat))
 	}
 	return append(args,
-		fmt.Sprintf("--concurrency=%d", ptr.Deref(t.Concurrency, dilov1.DefaultConcurrency)),
-		fmt.Sprintf("--timeout=%s", time.Duration(ptr.Deref(t.TimeoutSeconds, dilov1.DefaultTimeoutSeconds))*time.Second),
+		fmt.Sprintf("--concurrency=%d", *t.Concurrency),
+		fmt.Sprintf("--timeout=%s", time.Duration(*t.TimeoutSeconds)*time.Second),
 		"--start-file="+startFile,
 		"--result-file="+corev1.TerminationMessagePathDefault,
 	)

@@ -100,6 +100,7 @@ func TestResolveTarget(t *testing.T) {
 		{name: "no such port number", port: ptr.To(intstr.FromInt32(81)), svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7", http), wantReason: dilov1.ReasonServicePortNotFound},
 		{name: "no such port name", port: ptr.To(intstr.FromString("grpc")), svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7", http), wantReason: dilov1.ReasonServicePortNotFound},
 		{name: "no ports", svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7"), wantReason: dilov1.ReasonServicePortNotFound},
+		{name: `port "" names no port, not the unnamed one`, port: ptr.To(intstr.FromString("")), svc: svc(corev1.ServiceTypeClusterIP, "10.97.0.7", corev1.ServicePort{Port: 80}), wantReason: dilov1.ReasonServicePortNotFound},
 		{name: "no selector", svc: selectorless, wantReason: dilov1.ReasonServiceWithoutSelector},
 		{name: "no selector, allowed", svc: selectorless, allow: true,
 			want: &dilov1.RunTarget{Service: "web", UID: "svc-uid", Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.97.0.7", Port: 80, Address: "10.97.0.7", Host: "web.ns.svc"}},
@@ -498,25 +499,6 @@ func TestCollectResults(t *testing.T) {
 				t.Errorf("collectResults = %d requests, %q %q; want %d, %q containing %q", gotReq, gotReason, gotMessage, tc.wantReq, tc.wantReason, tc.wantMessage)
 			}
 		})
-	}
-}
-
-func TestSleepSeconds(t *testing.T) {
-	for _, tc := range []struct {
-		in      *intstr.IntOrString
-		want    int
-		wantErr bool
-	}{
-		{nil, 0, false},
-		{ptr.To(intstr.FromInt32(120)), 120, false},
-		{ptr.To(intstr.FromString("120")), 120, false},
-		{ptr.To(intstr.FromString("12a")), 0, true},
-		{ptr.To(intstr.FromInt32(86401)), 0, true},
-	} {
-		got, err := sleepSeconds(tc.in)
-		if got != tc.want || (err != nil) != tc.wantErr {
-			t.Errorf("sleepSeconds(%v) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
-		}
 	}
 }
 

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -172,28 +170,10 @@ func (r *SimpleDeploymentReconciler) event(sd *dilov1.SimpleDeployment, typ, rea
 	}
 }
 
-// sleepSeconds is spec.sleepytime in seconds: a number, or a string of digits; 0 when unset.
-func sleepSeconds(v *intstr.IntOrString) (int, error) {
-	if v == nil {
-		return 0, nil
-	}
-	n := v.IntValue()
-	if v.Type == intstr.String {
-		var err error
-		if n, err = strconv.Atoi(v.StrVal); err != nil {
-			return 0, fmt.Errorf("spec.sleepytime %q is not a whole number of seconds", v.StrVal)
-		}
-	}
-	if n < 0 || n > dilov1.MaxSleepytime {
-		return 0, fmt.Errorf("spec.sleepytime %d is not from 0 to %d", n, dilov1.MaxSleepytime)
-	}
-	return n, nil
-}
-
 // desiredSimpleDeploymentPod is the pod of sd's generation: <name>-<generation>, running
 // `agent sleep`, once (restartPolicy Never).
 func desiredSimpleDeploymentPod(sd *dilov1.SimpleDeployment, image string) (*corev1.Pod, error) {
-	secs, err := sleepSeconds(sd.Spec.Sleepytime)
+	secs, err := sd.Spec.SleepSeconds()
 	if err != nil {
 		return nil, err
 	}

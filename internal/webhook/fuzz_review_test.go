@@ -273,9 +273,9 @@ func (h *reviewHook) post(t *testing.T, body []byte) reviewResult {
 }
 
 // checkDefaulting checks the patch with which the mutating webhook allowed req: it
-// applies to req's object, and gives the LoadTest defaultLoadTest gives, which the
-// mutating webhook then leaves as it is, and which the validating webhook denies for
-// none but the reasons it denies the unpatched object for.
+// applies to req's object, and gives the LoadTest that dilov1.LoadTest.Default gives,
+// which the mutating webhook then leaves as it is, and which the validating webhook
+// denies for none but the reasons it denies the unpatched object for.
 func (hs *reviewHooks) checkDefaulting(t *testing.T, req *admission.Request, r *admissionv1.AdmissionResponse) {
 	original := &dilov1.LoadTest{}
 	if err := hs.decoder.Decode(*req, original); err != nil {
@@ -296,7 +296,7 @@ func (hs *reviewHooks) checkDefaulting(t *testing.T, req *admission.Request, r *
 		t.Fatalf("the patched object %s does not decode: %v", patched, err)
 	}
 	want := original.DeepCopy()
-	defaultLoadTest(want)
+	want.Default()
 	// Through JSON both, for what JSON loses (sub-second creation timestamps).
 	if got, want := hs.roundTrip(t, got), hs.roundTrip(t, want); !equality.Semantic.DeepEqual(got, want) {
 		t.Fatalf("patching %s with %s gives another object than defaulting (-defaulted +patched):\n%s",

@@ -59,9 +59,9 @@ func FuzzValidateLoadTest(f *testing.F) {
 			lt.Spec.Thresholds = &dilov1.Thresholds{MaxErrorRatio: maxErrorRatio, MaxP99: &metav1.Duration{Duration: time.Duration(maxP99)}}
 		}
 
-		defaultLoadTest(lt)
+		lt.Default()
 		twice := lt.DeepCopy()
-		defaultLoadTest(twice)
+		twice.Default()
 		if !equality.Semantic.DeepEqual(lt, twice) {
 			t.Fatalf("defaulting is not idempotent: %+v then %+v", lt.Spec, twice.Spec)
 		}
@@ -109,7 +109,7 @@ func checkLoadTestVerdict(t *testing.T, lt *dilov1.LoadTest, err error) {
 }
 
 func validMethod(m string) bool {
-	for _, ok := range Methods {
+	for _, ok := range dilov1.Methods {
 		if m == ok {
 			return true
 		}

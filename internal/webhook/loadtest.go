@@ -31,12 +31,12 @@ import (
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 
-// LoadTestDefaulter fills in a LoadTest's defaults; see defaultLoadTest.
+// LoadTestDefaulter fills in a LoadTest's defaults: dilov1.LoadTest.Default.
 type LoadTestDefaulter struct{}
 
 // Default implements admission.Defaulter.
 func (LoadTestDefaulter) Default(_ context.Context, lt *dilov1.LoadTest) error {
-	defaultLoadTest(lt)
+	lt.Default()
 	return nil
 }
 

@@ -31,7 +31,7 @@ func TestLoadTestValidator(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns"},
 			Spec:       dilov1.LoadTestSpec{Replicas: replicas, Test: dilov1.TestSpec{ServiceName: service, Path: "/"}},
 		}
-		defaultLoadTest(l)
+		l.Default()
 		for _, c := range change {
 			c(l)
 		}

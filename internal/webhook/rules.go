@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -24,37 +25,13 @@ import (
 // This file holds every admission rule, one small pure function each: given the
 // values it judges, it returns the field errors (and warnings) a user sees.
 
-// Methods are the HTTP methods DiLO sends, as the CRD schema's enum lists them.
-var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-
-// defaultLoadTest fills in what the user left out and upper-cases the method (ASCII
-// only: strings.ToUpper would turn "poſt" into "POST"). It is idempotent.
-func defaultLoadTest(lt *dilov1.LoadTest) {
-	t := &lt.Spec.Test
-	if t.Method == "" {
-		t.Method = dilov1.DefaultMethod
-	}
-	t.Method = asciiUpper(t.Method)
-	if t.Repeat == nil {
-		t.Repeat = ptr(int32(dilov1.DefaultRepeat))
-	}
-	if t.Concurrency == nil {
-		t.Concurrency = ptr(int32(dilov1.DefaultConcurrency))
-	}
-	if t.TimeoutSeconds == nil {
-		t.TimeoutSeconds = ptr(int32(dilov1.DefaultTimeoutSeconds))
-	}
-	if lt.Spec.UpdatePolicy == "" {
-		lt.Spec.UpdatePolicy = dilov1.UpdatePolicyRestart
-	}
-}
-
-// validateMethod checks that method is one of Methods. Empty means the default, GET.
+// validateMethod checks that method is one of dilov1.Methods. Empty means the
+// default, GET.
 func validateMethod(method string, p *field.Path) field.ErrorList {
-	if method == "" || slices.Contains(Methods, method) {
+	if method == "" || slices.Contains(dilov1.Methods, method) {
 		return nil
 	}
-	return field.ErrorList{field.NotSupported(p, method, Methods)}
+	return field.ErrorList{field.NotSupported(p, method, dilov1.Methods)}
 }
 
 // validateRequestPath checks that path can go, as it is, between the method and
@@ -197,16 +174,15 @@ func validateEncodedSize(raw []byte) field.ErrorList {
 		"the LoadTest is %d bytes encoded, and DiLO accepts at most %d: this is its largest part", len(raw), dilov1.MaxEncodedBytes))}
 }
 
-// validateServicePort checks that port, by number or by name, is one of svc's ports.
-// Unset, it means the Service's first port, which policy.ServiceProblem made sure exists.
+// validateServicePort checks that port is one of svc's ports, as dilov1.ServicePort
+// resolves it for the run. Unset, it means the Service's first port, which
+// policy.ServiceProblem made sure exists.
 func validateServicePort(port *intstr.IntOrString, svc *corev1.Service, p *field.Path) field.ErrorList {
 	if port == nil {
 		return nil
 	}
-	for _, sp := range svc.Spec.Ports {
-		if (port.Type == intstr.Int && sp.Port == port.IntVal) || (port.Type == intstr.String && sp.Name != "" && sp.Name == port.StrVal) {
-			return nil
-		}
+	if _, ok := dilov1.ServicePort(svc, port); ok {
+		return nil
 	}
 	var (
 		bad   any = port.IntVal
@@ -261,26 +237,22 @@ func validateEditWhileRunning(old, updated *dilov1.LoadTest) field.ErrorList {
 		old.Status.State, strings.Join(changed, ", "), old.Name, ns))}
 }
 
-// validateSleepytime checks a SimpleDeployment's sleepytime: a whole number of seconds
-// from 0 to MaxSleepytime, as a number or as a string of digits only.
+// validateSleepytime checks a SimpleDeployment's sleepytime as the controller reads
+// it (dilov1.SimpleDeploymentSpec.SleepSeconds), telling its author what to write.
 func validateSleepytime(s *intstr.IntOrString, p *field.Path) field.ErrorList {
-	if s == nil {
+	_, err := dilov1.SimpleDeploymentSpec{Sleepytime: s}.SleepSeconds()
+	if err == nil {
 		return nil
 	}
 	msg := fmt.Sprintf("must be a whole number of seconds from 0 to %d, such as 120 or \"120\"", dilov1.MaxSleepytime)
+	if errors.Is(err, dilov1.ErrSleepytimeNotDigits) {
+		msg += ", written with digits only"
+	}
+	var bad any = s.StrVal
 	if s.Type == intstr.Int {
-		if s.IntVal < 0 || s.IntVal > dilov1.MaxSleepytime {
-			return field.ErrorList{field.Invalid(p, s.IntVal, msg)}
-		}
-		return nil
+		bad = s.IntVal
 	}
-	if s.StrVal == "" || strings.Trim(s.StrVal, "0123456789") != "" {
-		return field.ErrorList{field.Invalid(p, s.StrVal, msg+", written with digits only")}
-	}
-	if n, err := strconv.ParseUint(s.StrVal, 10, 32); err != nil || n > dilov1.MaxSleepytime {
-		return field.ErrorList{field.Invalid(p, s.StrVal, msg)}
-	}
-	return nil
+	return field.ErrorList{field.Invalid(p, bad, msg)}
 }
 
 // isRunning says whether a LoadTest in state has a run going: its pods are being
@@ -289,15 +261,11 @@ func isRunning(state dilov1.State) bool {
 	return state == dilov1.StatePending || state == dilov1.StateExecuting
 }
 
-// changedSpecFields lists the fields of spec that differ between old and updated,
-// but for spec.updatePolicy and the TTL fields, which are always allowed to change:
-// they never restart a run.
+// changedSpecFields lists the fields of spec that differ between old and updated in
+// what a run runs (dilov1.RunSpec): the others never restart a run, so they are always
+// allowed to change.
 func changedSpecFields(old, updated *dilov1.LoadTest) []string {
-	oldSpec, newSpec := old.Spec.DeepCopy(), updated.Spec.DeepCopy()
-	oldSpec.UpdatePolicy, newSpec.UpdatePolicy = "", ""
-	oldSpec.TTLSecondsAfterFinished, newSpec.TTLSecondsAfterFinished = nil, nil
-	oldSpec.TTLDeletesLoadTest, newSpec.TTLDeletesLoadTest = false, false
-	return changedFields("spec", oldSpec, newSpec)
+	return changedFields("spec", dilov1.RunSpec(old.Spec), dilov1.RunSpec(updated.Spec))
 }
 
 // changedFields lists the JSON paths, under prefix, of the leaves that differ
@@ -359,16 +327,3 @@ func isTargetChar(c byte) bool {
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
-
-// asciiUpper upper-cases the ASCII letters of s and nothing else.
-func asciiUpper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - ('a' - 'A')
-		}
-	}
-	return string(b)
-}
-
-func ptr[T any](v T) *T { return &v }

@@ -18,6 +18,8 @@ import (
 	"github.com/dilo-operator/dilo/internal/policy"
 )
 
+func ptr[T any](v T) *T { return &v }
+
 // messages is errs as the lines kubectl prints, for diffs.
 func messages(errs field.ErrorList) []string {
 	var out []string
@@ -25,47 +27,6 @@ func messages(errs field.ErrorList) []string {
 		out = append(out, e.Error())
 	}
 	return out
-}
-
-func TestDefaultLoadTest(t *testing.T) {
-	full := dilov1.TestSpec{Method: "GET", ServiceName: "nginx", Path: "/", Repeat: ptr(int32(100)), Concurrency: ptr(int32(1)), TimeoutSeconds: ptr(int32(10))}
-	tests := []struct {
-		name string
-		in   dilov1.LoadTestSpec
-		want dilov1.LoadTestSpec
-	}{{
-		name: "everything left out",
-		in:   dilov1.LoadTestSpec{Replicas: 1, Test: dilov1.TestSpec{ServiceName: "nginx", Path: "/"}},
-		want: dilov1.LoadTestSpec{Replicas: 1, Test: full, UpdatePolicy: dilov1.UpdatePolicyRestart},
-	}, {
-		name: "lower-case method upper-cased",
-		in:   dilov1.LoadTestSpec{Replicas: 1, Test: dilov1.TestSpec{Method: "pOst", ServiceName: "nginx", Path: "/"}},
-		want: dilov1.LoadTestSpec{Replicas: 1, Test: func() dilov1.TestSpec { t := full; t.Method = "POST"; return t }(), UpdatePolicy: dilov1.UpdatePolicyRestart},
-	}, {
-		name: "only ASCII is upper-cased: the long s stays, for the validator to reject",
-		in:   dilov1.LoadTestSpec{Replicas: 1, Test: dilov1.TestSpec{Method: "poſt", ServiceName: "nginx", Path: "/"}},
-		want: dilov1.LoadTestSpec{Replicas: 1, Test: func() dilov1.TestSpec { t := full; t.Method = "POſT"; return t }(), UpdatePolicy: dilov1.UpdatePolicyRestart},
-	}, {
-		name: "values given are kept",
-		in: dilov1.LoadTestSpec{Replicas: 3, UpdatePolicy: dilov1.UpdatePolicyReject, Test: dilov1.TestSpec{
-			Method: "HEAD", ServiceName: "nginx", Path: "/x", Repeat: ptr(int32(7)), Concurrency: ptr(int32(2)), TimeoutSeconds: ptr(int32(30))}},
-		want: dilov1.LoadTestSpec{Replicas: 3, UpdatePolicy: dilov1.UpdatePolicyReject, Test: dilov1.TestSpec{
-			Method: "HEAD", ServiceName: "nginx", Path: "/x", Repeat: ptr(int32(7)), Concurrency: ptr(int32(2)), TimeoutSeconds: ptr(int32(30))}},
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			lt := &dilov1.LoadTest{Spec: tt.in}
-			defaultLoadTest(lt)
-			if diff := cmp.Diff(tt.want, lt.Spec); diff != "" {
-				t.Errorf("defaultLoadTest() (-want +got):\n%s", diff)
-			}
-			again := lt.DeepCopy()
-			defaultLoadTest(again)
-			if diff := cmp.Diff(lt.Spec, again.Spec); diff != "" {
-				t.Errorf("defaultLoadTest() is not idempotent (-once +twice):\n%s", diff)
-			}
-		})
-	}
 }
 
 func TestValidateMethod(t *testing.T) {

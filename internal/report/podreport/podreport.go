@@ -18,7 +18,7 @@
 //     reports of different precisions is exact at the lowest one.
 //
 // The bound then holds because everything but the histogram is bounded
-// (fixed fields, five error classes, codesBudget) and a histogram of
+// (fixed fields, the error classes of Classes, codesBudget) and a histogram of
 // precision 2 encodes within histogram.EncodedLenBound(2) = 1448 bytes;
 // TestEncodeWorstCase checks the arithmetic on a maximal document.
 package podreport

@@ -1,0 +1,127 @@
+package v1
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// This file holds the rules of a spec that the admission webhook and the controllers
+// both apply: written once, they cannot disagree about what a spec means.
+
+// Methods are the HTTP methods DiLO sends. The enum marker on TestSpec.Method has to
+// spell them again, as a literal; a test holds the generated CRD's enum to this list.
+var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// Default fills in what the author left out and upper-cases the method. The mutating
+// webhook applies it at admission; the controller applies it again to a copy, because
+// a LoadTest admitted while the webhooks were off has only the CRD schema's defaults
+// and must run as if it had been defaulted. It is idempotent.
+func (lt *LoadTest) Default() {
+	lt.Spec.Test.Default()
+	if lt.Spec.UpdatePolicy == "" {
+		lt.Spec.UpdatePolicy = UpdatePolicyRestart
+	}
+}
+
+// Default fills in the test's unset fields and upper-cases its method in ASCII only:
+// strings.ToUpper would turn "poſt" into "POST", a method its author never wrote, which
+// the validator would then let through. It sets pointers and never writes through
+// them, so that defaulting a shallow copy leaves the original as it was. It is
+// idempotent.
+func (t *TestSpec) Default() {
+	if t.Method == "" {
+		t.Method = DefaultMethod
+	}
+	t.Method = asciiUpper(t.Method)
+	if t.Repeat == nil {
+		t.Repeat = ptrTo(int32(DefaultRepeat))
+	}
+	if t.Concurrency == nil {
+		t.Concurrency = ptrTo(int32(DefaultConcurrency))
+	}
+	if t.TimeoutSeconds == nil {
+		t.TimeoutSeconds = ptrTo(int32(DefaultTimeoutSeconds))
+	}
+}
+
+// RunSpec is what a run runs: spec without the fields whose edit goes on with the same
+// run. updatePolicy only tells the webhook what an edit may do while a run goes, and
+// the TTL fields only say when an ended run is cleaned up. The result shares spec's
+// pointers and maps.
+func RunSpec(spec LoadTestSpec) LoadTestSpec {
+	spec.UpdatePolicy = ""
+	spec.TTLSecondsAfterFinished, spec.TTLDeletesLoadTest = nil, false
+	return spec
+}
+
+// ServicePort is the port of svc that want names, and whether there is one: unset, the
+// Service's first port; a number, the Service port (not a target port) of that number;
+// a string, the port of that name. An unnamed port has no name for a string to match,
+// so "" matches none: the webhook refuses such a spec, and a run of one admitted
+// without the webhook must fail the same way rather than pick the unnamed port.
+func ServicePort(svc *corev1.Service, want *intstr.IntOrString) (int32, bool) {
+	ports := svc.Spec.Ports
+	if want == nil {
+		if len(ports) == 0 {
+			return 0, false
+		}
+		return ports[0].Port, true
+	}
+	for _, p := range ports {
+		if want.Type == intstr.Int && p.Port == want.IntVal ||
+			want.Type == intstr.String && want.StrVal != "" && p.Name == want.StrVal {
+			return p.Port, true
+		}
+	}
+	return 0, false
+}
+
+// Why a sleepytime is not a number of seconds to sleep; SleepSeconds's errors wrap one,
+// so that the webhook can tell its author which.
+var (
+	ErrSleepytimeNotDigits  = errors.New("not written with digits only")
+	ErrSleepytimeOutOfRange = fmt.Errorf("not a whole number of seconds from 0 to %d", MaxSleepytime)
+)
+
+// SleepSeconds is how many seconds the pod sleeps: 0 when sleepytime is unset. A
+// string must hold ASCII digits only (no sign, space or unit), which is what the
+// schema's pattern allows; the error names the value and wraps ErrSleepytimeNotDigits
+// or ErrSleepytimeOutOfRange.
+func (s SimpleDeploymentSpec) SleepSeconds() (int, error) {
+	v := s.Sleepytime
+	if v == nil {
+		return 0, nil
+	}
+	if v.Type == intstr.Int {
+		if v.IntVal < 0 || v.IntVal > MaxSleepytime {
+			return 0, fmt.Errorf("spec.sleepytime %d is %w", v.IntVal, ErrSleepytimeOutOfRange)
+		}
+		return int(v.IntVal), nil
+	}
+	if v.StrVal == "" || strings.Trim(v.StrVal, "0123456789") != "" {
+		return 0, fmt.Errorf("spec.sleepytime %q is %w", v.StrVal, ErrSleepytimeNotDigits)
+	}
+	n, err := strconv.ParseUint(v.StrVal, 10, 32)
+	if err != nil || n > MaxSleepytime {
+		return 0, fmt.Errorf("spec.sleepytime %q is %w", v.StrVal, ErrSleepytimeOutOfRange)
+	}
+	return int(n), nil
+}
+
+// asciiUpper upper-cases the ASCII letters of s and nothing else.
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+func ptrTo[T any](v T) *T { return &v }
