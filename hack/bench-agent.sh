@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-agent.sh — the DiLO agent against wrk, side by side, on this machine.
 #
-# Adapted from /work/shared/bench/sidebyside.sh (method: /work/shared/bench/REPORT.md):
+# The side-by-side method for load generators, run on this machine:
 # one local nginx (1 worker, `return 200 "ok"`) on 127.0.0.1:$PORT pinned to CPU 0; the
 # agent (closed model, every latency recorded) and `wrk -t1`, each pinned to CPU 1, with
 # the same connections, duration and URL, over ROUNDS rounds alternating the order. Per
