@@ -298,8 +298,8 @@ func (r *LoadTestReconciler) queuePodWatch() handler.EventHandler {
 // queueMoved reports whether a LoadTest going from old to cur (nil: deleted) changes the
 // queue for the runs waiting in its namespace: it held a slot and no longer holds it (its
 // run ended, a spec edit restarted it, it was deleted), or it was in the queue and left
-// it (started, ended, deleted) or moved in it (a new run). A LoadTest joining the queue
-// frees nothing.
+// it (started, ended, deleted) or moved in it (a new run), or it joined the queue: it
+// frees nothing then, but the runs queued behind it must name it in their message.
 func queueMoved(old, cur *dilov1.LoadTest) bool {
 	switch {
 	case holdsSlot(old):
@@ -307,7 +307,7 @@ func queueMoved(old, cur *dilov1.LoadTest) bool {
 	case inQueue(old):
 		return cur == nil || !inQueue(cur) || queueOrder(old, cur) != 0
 	}
-	return false
+	return cur != nil && inQueue(cur)
 }
 
 // enqueueWaiting queues a reconcile of every LoadTest of namespace ns, but the one named

@@ -180,9 +180,12 @@ func TestLoadTestQueueFlood(t *testing.T) {
 		}
 		return nil
 	})
-	if c := meta.FindStatusCondition(queued[1].Status.Conditions, dilov1.ConditionQueued); !strings.HasSuffix(c.Message, "; 1 run is ahead of this one in the queue ("+queued[0].Name+")") {
-		t.Errorf("the last queued run's message %q does not name the run ahead of it, %s", c.Message, queued[0].Name)
-	}
+	// The runs were created together: the last one's message may have been written
+	// before the one ahead of it joined the queue, and is rewritten when it does.
+	waitFor(t, queued[1], "naming the run ahead of it, "+queued[0].Name, func(got *dilov1.LoadTest) bool {
+		c := meta.FindStatusCondition(got.Status.Conditions, dilov1.ConditionQueued)
+		return c != nil && strings.HasSuffix(c.Message, "; 1 run is ahead of this one in the queue ("+queued[0].Name+")")
+	})
 	waitEvents(t, queued[0], "Queued")
 	waitEvents(t, queued[1], "Queued")
 

@@ -234,7 +234,7 @@ func TestQueueMoved(t *testing.T) {
 		{name: "queued LoadTest being deleted", old: &queued, cur: ptrTo(queueLT("a", dilov1.StatePending, 0, withQueued(metav1.ConditionTrue), beingDeleted())), want: true},
 		{name: "queued run restarted by a spec edit", old: &queued, cur: ptrTo(queueLT("a", dilov1.StatePending, 60)), want: true},
 		{name: "queued run's message changed", old: &queued, cur: &queued, want: false},
-		{name: "new LoadTest joins the queue", old: ptrTo(queueLT("a", "", 0, noStartTime())), cur: &queued, want: false},
+		{name: "new LoadTest joins the queue: those behind it must name it", old: ptrTo(queueLT("a", "", 0, noStartTime())), cur: &queued, want: true},
 		{name: "ended run deleted", old: ptrTo(queueLT("a", dilov1.StateFinished, 0)), cur: nil, want: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
