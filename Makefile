@@ -87,9 +87,10 @@ demo: ## Cluster (DILO_KIND=1: kind), cert-manager, DiLO, the demo target and th
 FUZZTIME ?= 10s
 FUZZ_TARGETS := internal/webhook:FuzzValidateLoadTest internal/webhook:FuzzValidateSimpleDeployment \
 	internal/webhook:FuzzAdmissionReview \
-	internal/agent:FuzzParseArgs internal/report:FuzzParse internal/report/podreport:FuzzParse
+	internal/agent:FuzzParseArgs internal/report:FuzzParse internal/report/podreport:FuzzParse \
+	internal/report/runplan:FuzzParse
 .PHONY: fuzz
-fuzz: ## Fuzz the admission webhooks (AdmissionReview decoding and validators), the agent's arguments and result parsing, $(FUZZTIME) per target (inputs shrunk for at most 100 runs, so short runs fuzz).
+fuzz: ## Fuzz the admission webhooks (AdmissionReview decoding and validators), the agent's arguments, run plans and result parsing, $(FUZZTIME) per target (inputs shrunk for at most 100 runs, so short runs fuzz).
 	for t in $(FUZZ_TARGETS); do \
 	  go test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./$${t%%:*}/; \
 	done

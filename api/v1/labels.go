@@ -31,4 +31,7 @@ const (
 	// AnnotationStartAt is set on every pod of a run once all of them are running: the
 	// RFC 3339 instant at which their agents start sending (the synchronised start).
 	AnnotationStartAt = "example.org/start-at"
+	// AnnotationRunPlan is set on every pod of a run when it is created: the agent's
+	// run plan (internal/report/runplan), which the pod projects into a file.
+	AnnotationRunPlan = "example.org/run-plan"
 )

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dilo-operator/dilo/internal/report/podreport"
+	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
 // runArgs parses a run command line and runs it, failing the test on error.
@@ -449,5 +450,68 @@ func TestMainPrintsRPSLine(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), `{"rps":`) { // sidebyside.sh greps `"rps":N`
 		t.Fatalf("no rps line in:\n%s", stdout.String())
+	}
+}
+
+// TestMainPlanFile: `agent run --plan-file=F` runs the plan F holds, as the
+// controller writes it; a plan the agent refuses exits 2, naming the field.
+func TestMainPlanFile(t *testing.T) {
+	var hosts sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hosts.Store(r.Host+" "+r.Method+" "+r.URL.Path, true) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	result := filepath.Join(dir, "termination-log")
+	startAt := filepath.Join(dir, "at")
+	if err := os.WriteFile(startAt, []byte(time.Now().Format(time.RFC3339Nano)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := runplan.Plan{
+		Target:     runplan.Target{Address: strings.TrimPrefix(srv.URL, "http://"), Host: "web.team-a.svc:8080", Path: "/x", Method: "PUT"},
+		Load:       runplan.Load{Closed: &runplan.Closed{Concurrency: 2, Requests: 7}},
+		Timeout:    runplan.Duration(5 * time.Second),
+		Start:      &runplan.Start{File: startAt, Timeout: runplan.Duration(time.Second)},
+		ResultFile: result,
+	}
+	doc, err := good.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(doc), `"concurrency":2`, `"concurrency":0`, 1)
+	for _, tc := range []struct {
+		name   string
+		plan   string
+		code   int
+		stderr string
+	}{
+		{"ran", string(doc), 0, ""},
+		{"bad field", bad, 2, "load.closed.concurrency must be between 1 and"},
+		{"unknown field", strings.Replace(string(doc), `"timeout":"5s"`, `"timeout":"5s","tls":{}`, 1), 2, `unknown field "tls"`},
+		{"old version", strings.Replace(string(doc), runplan.Version, "dilo.example.org/runplan/v0", 1), 2, "version is"},
+		{"empty", "", 2, "run plan is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, "plan")
+			if err := os.WriteFile(file, []byte(tc.plan), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := Main(context.Background(), []string{"run", "--plan-file=" + file}, &stdout, &stderr)
+			if code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Fatalf("exit %d stderr %q, want %d and %q", code, stderr.String(), tc.code, tc.stderr)
+			}
+		})
+	}
+	out, err := os.ReadFile(result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := podreport.Parse(string(out))
+	if err != nil || r.Requests != 7 || r.Codes["200"] != 7 {
+		t.Fatalf("result file: %v, report %+v", err, r)
+	}
+	if _, ok := hosts.Load("web.team-a.svc:8080 PUT /x"); !ok {
+		var seen []any
+		hosts.Range(func(k, _ any) bool { seen = append(seen, k); return true })
+		t.Errorf("requests seen %v, want Host web.team-a.svc:8080 PUT /x", seen)
 	}
 }

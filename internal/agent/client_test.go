@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/dilo-operator/dilo/internal/report/podreport"
+	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
 // keepAliveServer answers every request on a connection with response, forever.
@@ -148,42 +149,54 @@ func cnameError(t *testing.T) error {
 
 func TestParseArgs(t *testing.T) {
 	type out struct {
-		Run   *RunConfig
+		Plan  *runplan.Plan
 		Sleep *SleepConfig
 		Err   string
 	}
-	run := func(f func(*RunConfig)) *RunConfig {
-		c := &RunConfig{URL: "http://web.default.svc:8080/api?q=1", Method: "GET", Requests: 100, Concurrency: 10,
-			Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}
+	plan := func(addr, host, path string, f func(*runplan.Plan)) *runplan.Plan {
+		p := &runplan.Plan{Version: runplan.Version,
+			Target:  runplan.Target{Address: addr, Host: host, Path: path, Method: "GET"},
+			Load:    runplan.Load{Closed: &runplan.Closed{Concurrency: 1, Requests: 1}},
+			Timeout: runplan.Duration(10 * time.Second)}
 		if f != nil {
-			f(c)
+			f(p)
 		}
-		return c
+		return p
+	}
+	run := func(f func(*runplan.Plan)) *runplan.Plan {
+		return plan("web.default.svc:8080", "web.default.svc:8080", "/api?q=1", func(p *runplan.Plan) {
+			p.Load.Closed = &runplan.Closed{Concurrency: 10, Requests: 100}
+			if f != nil {
+				f(p)
+			}
+		})
 	}
 	base := []string{"run", "--url=http://web.default.svc:8080/api?q=1", "--method=GET", "--requests=100", "--concurrency=10", "--timeout=10s"}
 	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
+	host := func(h string) func(*runplan.Plan) { return func(p *runplan.Plan) { p.Target.Host = h } }
 	for _, tc := range []struct {
 		name string
 		args []string
 		want out
 	}{
-		{"reconciler closed", base, out{Run: run(nil)}},
+		{"reconciler closed", base, out{Plan: run(nil)}},
 		{"reconciler open", with("--rate=50", "--duration=60s", "--start-file=/etc/dilo/start", "--result-file=/dev/termination-log"),
-			out{Run: run(func(c *RunConfig) {
-				c.Rate, c.Duration, c.StartFile, c.ResultFile = 50, time.Minute, "/etc/dilo/start", "/dev/termination-log"
+			out{Plan: run(func(p *runplan.Plan) {
+				p.Load = runplan.Load{Open: &runplan.Open{Rate: 50, Duration: runplan.Duration(time.Minute), Concurrency: 10}}
+				p.Start = &runplan.Start{File: "/etc/dilo/start", Timeout: runplan.Duration(10 * time.Minute)}
+				p.ResultFile = "/dev/termination-log"
 			})}},
 		{"cluster ip with host", []string{"run", "--url=http://10.97.3.4:8080/path", "--host=web.team-a.svc:8080", "--requests=1"},
-			out{Run: &RunConfig{URL: "http://10.97.3.4:8080/path", Host: "web.team-a.svc:8080", Method: "GET", Requests: 1, Concurrency: 1,
-				Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}}},
+			out{Plan: plan("10.97.3.4:8080", "web.team-a.svc:8080", "/path", nil)}},
 		{"headless fqdn with host", []string{"run", "--url=http://web.team-a.svc.cluster.local.:80/path", "--host=web.team-a.svc", "--requests=1"},
-			out{Run: &RunConfig{URL: "http://web.team-a.svc.cluster.local.:80/path", Host: "web.team-a.svc", Method: "GET", Requests: 1, Concurrency: 1,
-				Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}}},
-		{"host default", base, out{Run: run(func(c *RunConfig) { c.Host = "" })}},
-		{"host ipv4", with("--host=10.0.0.1:65535"), out{Run: run(func(c *RunConfig) { c.Host = "10.0.0.1:65535" })}},
-		{"host ipv6", with("--host=[fd00::1]:8080"), out{Run: run(func(c *RunConfig) { c.Host = "[fd00::1]:8080" })}},
-		{"host ipv6 without port", with("--host=[::1]"), out{Run: run(func(c *RunConfig) { c.Host = "[::1]" })}},
-		{"host final dot and underscore", with("--host=my_web.team-a.svc."), out{Run: run(func(c *RunConfig) { c.Host = "my_web.team-a.svc." })}},
-		{"host of 255 bytes", with("--host=" + longName + ":1"), out{Run: run(func(c *RunConfig) { c.Host = longName + ":1" })}},
+			out{Plan: plan("web.team-a.svc.cluster.local.:80", "web.team-a.svc", "/path", nil)}},
+		{"host default", base, out{Plan: run(host("web.default.svc:8080"))}},
+		{"host default ipv6", []string{"run", "--url=http://[::1]:80/", "--requests=1"}, out{Plan: plan("[::1]:80", "[::1]", "/", nil)}},
+		{"host ipv4", with("--host=10.0.0.1:65535"), out{Plan: run(host("10.0.0.1:65535"))}},
+		{"host ipv6", with("--host=[fd00::1]:8080"), out{Plan: run(host("[fd00::1]:8080"))}},
+		{"host ipv6 without port", with("--host=[::1]"), out{Plan: run(host("[::1]"))}},
+		{"host final dot and underscore", with("--host=my_web.team-a.svc."), out{Plan: run(host("my_web.team-a.svc."))}},
+		{"host of 255 bytes", with("--host=" + longName + ":1"), out{Plan: run(host(longName + ":1"))}},
 		{"host empty", with("--host="), out{Err: "--host must be HOST[:PORT]"}},
 		{"host of 256 bytes", with("--host=" + longName + ":10"), out{Err: "--host must be HOST[:PORT]"}},
 		{"host crlf", with("--host=web\r\nX-Evil: 1"), out{Err: "--host must be HOST[:PORT]"}},
@@ -207,15 +220,15 @@ func TestParseArgs(t *testing.T) {
 		{"host empty label", with("--host=web..svc"), out{Err: "--host must be HOST[:PORT]"}},
 		{"host only dot", with("--host=."), out{Err: "--host must be HOST[:PORT]"}},
 		{"url final dot", []string{"run", "--url=http://web.team-a.svc.cluster.local./", "--requests=1"},
-			out{Run: &RunConfig{URL: "http://web.team-a.svc.cluster.local./", Method: "GET", Requests: 1, Concurrency: 1,
-				Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}}},
+			out{Plan: plan("web.team-a.svc.cluster.local.:80", "web.team-a.svc.cluster.local", "/", nil)}},
 		{"url only dot", []string{"run", "--url=http://./", "--requests=1"}, out{Err: "is not a host name"}},
 		{"url empty label", []string{"run", "--url=http://web..svc/", "--requests=1"}, out{Err: "is not a host name"}},
 		{"url two final dots", []string{"run", "--url=http://web.svc../", "--requests=1"}, out{Err: "is not a host name"}},
 		{"url label of 64", []string{"run", "--url=http://" + strings.Repeat("a", 64) + ".svc/", "--requests=1"}, out{Err: "is not a host name"}},
 		{"bench template", []string{"-c", "64", "-d", "5s", "-url", "http://127.0.0.1:18090/"},
-			out{Run: &RunConfig{URL: "http://127.0.0.1:18090/", Method: "GET", Concurrency: 64, Duration: 5 * time.Second,
-				Timeout: 10 * time.Second, StartTimeout: 10 * time.Minute}}},
+			out{Plan: plan("127.0.0.1:18090", "127.0.0.1:18090", "/", func(p *runplan.Plan) {
+				p.Load.Closed = &runplan.Closed{Concurrency: 64, Duration: runplan.Duration(5 * time.Second)}
+			})}},
 		{"sleep", []string{"sleep", "--seconds=120", "--message=I'm so very useful!"}, out{Sleep: &SleepConfig{Seconds: 120, Message: "I'm so very useful!"}}},
 		{"sleep default", []string{"sleep"}, out{Sleep: &SleepConfig{Message: "I'm so very useful!"}}},
 		{"no subcommand", nil, out{Err: "no subcommand"}},
@@ -233,15 +246,22 @@ func TestParseArgs(t *testing.T) {
 		{"method with space", with("--method=GET /x"), out{Err: "--method must be upper-case letters only"}},
 		{"zero concurrency", with("--concurrency=0"), out{Err: "--concurrency must be between 1 and"}},
 		{"bad timeout", with("--timeout=0s"), out{Err: "--timeout must be in"}},
-		{"rate without duration", with("--rate=5"), out{Err: "--rate needs --duration"}},
+		{"rate without duration", with("--rate=5"), out{Err: "--duration is required with --rate"}},
+		{"negative rate", with("--rate=-5", "--duration=1s"), out{Err: "--rate must be between 1 and"}},
+		{"plan file and url", []string{"run", "--plan-file=/x", "--url=http://web/"}, out{Err: "--plan-file and --url exclude each other"}},
+		{"plan file absent", []string{"run", "--plan-file=/no/such/plan"}, out{Err: "--plan-file /no/such/plan: open /no/such/plan"}},
 		{"nothing to stop", []string{"run", "--url=http://web/"}, out{Err: "--requests or --duration is required"}},
+		{"negative start timeout", with("--start-file=/f", "--start-timeout=-1s"), out{Err: "--start-timeout must be > 0"}},
 		{"negative requests", with("--requests=-1"), out{Err: "--requests must be >= 0"}},
 		{"bad duration", with("--duration=soon"), out{Err: `invalid value "soon" for flag -duration`}},
 		{"negative sleep", []string{"sleep", "--seconds=-1"}, out{Err: "--seconds must be >= 0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd, err := ParseArgs(tc.args)
-			got := out{Run: cmd.Run, Sleep: cmd.Sleep}
+			got := out{Sleep: cmd.Sleep}
+			if cmd.Run != nil {
+				got.Plan = &cmd.Run.Plan
+			}
 			if err != nil {
 				var u *UsageError
 				if !errors.As(err, &u) {
@@ -252,9 +272,7 @@ func TestParseArgs(t *testing.T) {
 					got.Err = tc.want.Err
 				}
 			}
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(RunConfig{}), cmp.FilterPath(func(p cmp.Path) bool {
-				return p.Last().String() == ".target"
-			}, cmp.Ignore())); diff != "" {
+			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("(-want +got):\n%s", diff)
 			}
 		})
@@ -293,10 +311,15 @@ func TestRequestBytes(t *testing.T) {
 			"GET / HTTP/1.1\r\nHost: Web.Team-A.svc.cluster.local:8080\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n\r\n",
 			dial{"Web.Team-A.svc.cluster.local.:8080", "Web.Team-A.svc.cluster.local."}},
 	} {
-		tg, err := parseTarget(tc.url, tc.method, tc.host)
+		args := []string{"run", "--url=" + tc.url, "--method=" + tc.method, "--requests=1"}
+		if tc.host != "" {
+			args = append(args, "--host="+tc.host)
+		}
+		cmd, err := ParseArgs(args)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.url, err)
 		}
+		tg := cmd.Run.target
 		if diff := cmp.Diff(tc.want, string(tg.request)); diff != "" {
 			t.Errorf("%s --host=%q (-want +got):\n%s", tc.url, tc.host, diff)
 		}
@@ -337,11 +360,11 @@ func FuzzParseArgs(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted args %q make an unparsable request %q: %v", []string{a, b, c}, cmd.Run.target.request, err)
 		}
-		if req.Method != cmd.Run.Method || req.Host == "" {
+		if req.Method != cmd.Run.Plan.Target.Method || req.Host == "" {
 			t.Fatalf("request %q: method %q host %q", cmd.Run.target.request, req.Method, req.Host)
 		}
-		if cmd.Run.Host != "" && req.Host != cmd.Run.Host {
-			t.Fatalf("request %q: host %q, want --host %q", cmd.Run.target.request, req.Host, cmd.Run.Host)
+		if req.Host != cmd.Run.Plan.Target.Host {
+			t.Fatalf("request %q: host %q, want %q", cmd.Run.target.request, req.Host, cmd.Run.Plan.Target.Host)
 		}
 	})
 }

@@ -5,24 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
-	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Limits on flags. They are looser than the API's (api/v1) so that the
-// agent never refuses what the reconciler may build, but keep the arithmetic
-// of the schedule and the connection count sane.
-const (
-	maxConcurrency = 10_000
-	maxRate        = 1_000_000
-	maxDuration    = 7 * 24 * time.Hour
-	maxTimeout     = time.Hour
-	maxMethodLen   = 32
-	maxPathLen     = 8192
-	maxHostLen     = 255 // --host; a DNS name is at most 253 bytes, plus the port
+	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
 // Command is what the command line asks for: exactly one of Run and Sleep.
@@ -31,22 +21,13 @@ type Command struct {
 	Sleep *SleepConfig
 }
 
-// RunConfig is the `run` subcommand: send load to one URL.
+// RunConfig is the `run` subcommand: a run plan, read from --plan-file or
+// built from the other flags, and checked by runplan either way.
 type RunConfig struct {
-	URL          string
-	Host         string // the Host header; "" = the URL's authority, without a final dot or :80
-	Method       string
-	Requests     int64         // closed model: total requests, 0 = unbounded (then Duration stops it)
-	Concurrency  int           // connections (closed) or most in-flight requests (open)
-	Timeout      time.Duration // per request, from its send to the end of its response
-	Rate         int           // > 0: open model, requests started per second
-	Duration     time.Duration // open model: how long to start requests; closed: stop after
-	StartFile    string        // wait for an RFC 3339 instant in this file, then for that instant
-	StartTimeout time.Duration
-	ResultFile   string // where the result document goes (the termination message)
-	CPUProfile   string // write a CPU profile of the run here
+	Plan       runplan.Plan
+	CPUProfile string // write a CPU profile of the run here
 
-	target target
+	target target // Plan.Target, serialised
 }
 
 // SleepConfig is the `sleep` subcommand: SimpleDeployment's pod.
@@ -67,6 +48,7 @@ func usagef(format string, args ...any) error {
 }
 
 const usageText = `usage:
+  agent run --plan-file=F [--cpu-profile=F]
   agent run --url=http://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET] [--requests=N] [--concurrency=C]
             [--timeout=10s] [--rate=R --duration=D] [--duration=D] [--start-file=F] [--start-timeout=10m]
             [--result-file=F]
@@ -76,7 +58,9 @@ ended, --requests in total, 0 = until --duration); with --rate, open model (R re
 second for --duration; --requests is then ignored). -c and -d are short for --concurrency and --duration; "run" may be omitted.
 The URL's host is where connections go: an IP address as it is, a DNS name (end it with a dot to
 skip search domains) resolved by the agent and refused, as errors of class dns, when it is answered
-for another name (a CNAME). --host is the Host header; by default the URL's authority.`
+for another name (a CNAME). --host is the Host header; by default the URL's authority.
+--plan-file reads all of the above from a run plan (see internal/report/runplan), as the
+controller writes it; no other flag but --cpu-profile goes with it.`
 
 // ParseArgs parses the agent's arguments (without the program name).
 // Errors are *UsageError and name the offending flag.
@@ -128,58 +112,108 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// parseRun parses and checks the flags of `run`.
+// planFlags are the flags of `run` that --plan-file replaces.
+var planFlags = []string{"url", "host", "method", "requests", "concurrency", "c", "timeout", "rate",
+	"duration", "d", "start-file", "start-timeout", "result-file"}
+
+// parseRun parses and checks the flags of `run`: --plan-file, or the flags a
+// plan is built from.
 func parseRun(args []string) (*RunConfig, error) {
-	cfg := &RunConfig{}
+	var (
+		planFile, url, host, method, startFile, resultFile, cpuProfile string
+		requests                                                       int64
+		concurrency, rate                                              int
+		timeout, duration, startTimeout                                time.Duration
+	)
 	fs, _ := newFlagSet("run")
-	fs.StringVar(&cfg.URL, "url", "", "target URL, http://host[:port]/path")
-	fs.StringVar(&cfg.Host, "host", "", "Host header, host[:port]; default: the URL's authority")
-	fs.StringVar(&cfg.Method, "method", "GET", "HTTP method, upper-case letters")
-	fs.Int64Var(&cfg.Requests, "requests", 0, "total requests (closed model); 0 = until --duration")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 1, "connections")
-	fs.IntVar(&cfg.Concurrency, "c", 1, "short for --concurrency")
-	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
-	fs.IntVar(&cfg.Rate, "rate", 0, "open model: requests started per second (needs --duration)")
-	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to send")
-	fs.DurationVar(&cfg.Duration, "d", 0, "short for --duration")
-	fs.StringVar(&cfg.StartFile, "start-file", "", "wait for an RFC 3339 start time in this file")
-	fs.DurationVar(&cfg.StartTimeout, "start-timeout", 10*time.Minute, "longest wait for the start time")
-	fs.StringVar(&cfg.ResultFile, "result-file", "", "write the result document here")
-	fs.StringVar(&cfg.CPUProfile, "cpu-profile", "", "write a CPU profile of the run here")
+	fs.StringVar(&planFile, "plan-file", "", "read the run plan from this file")
+	fs.StringVar(&url, "url", "", "target URL, http://host[:port]/path")
+	fs.StringVar(&host, "host", "", "Host header, host[:port]; default: the URL's authority")
+	fs.StringVar(&method, "method", "GET", "HTTP method, upper-case letters")
+	fs.Int64Var(&requests, "requests", 0, "total requests (closed model); 0 = until --duration")
+	fs.IntVar(&concurrency, "concurrency", 1, "connections")
+	fs.IntVar(&concurrency, "c", 1, "short for --concurrency")
+	fs.DurationVar(&timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.IntVar(&rate, "rate", 0, "open model: requests started per second (needs --duration)")
+	fs.DurationVar(&duration, "duration", 0, "how long to send")
+	fs.DurationVar(&duration, "d", 0, "short for --duration")
+	fs.StringVar(&startFile, "start-file", "", "wait for an RFC 3339 start time in this file")
+	fs.DurationVar(&startTimeout, "start-timeout", runplan.DefaultStartTimeout, "longest wait for the start time")
+	fs.StringVar(&resultFile, "result-file", "", "write the result document here")
+	fs.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the run here")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	hostSet := false // --host= must not silently mean "derive it"
-	fs.Visit(func(f *flag.Flag) { hostSet = hostSet || f.Name == "host" })
-	switch {
-	case cfg.URL == "":
-		return nil, usagef("--url is required")
-	case cfg.Requests < 0:
-		return nil, usagef("--requests must be >= 0, got %d", cfg.Requests)
-	case cfg.Concurrency < 1 || cfg.Concurrency > maxConcurrency:
-		return nil, usagef("--concurrency must be between 1 and %d, got %d", maxConcurrency, cfg.Concurrency)
-	case cfg.Timeout <= 0 || cfg.Timeout > maxTimeout:
-		return nil, usagef("--timeout must be in (0, %v], got %v", maxTimeout, cfg.Timeout)
-	case cfg.Rate < 0 || cfg.Rate > maxRate:
-		return nil, usagef("--rate must be between 0 and %d, got %d", maxRate, cfg.Rate)
-	case cfg.Duration < 0 || cfg.Duration > maxDuration:
-		return nil, usagef("--duration must be in [0, %v], got %v", maxDuration, cfg.Duration)
-	case cfg.Rate > 0 && cfg.Duration == 0:
-		return nil, usagef("--rate needs --duration")
-	case cfg.Rate == 0 && cfg.Requests == 0 && cfg.Duration == 0:
-		return nil, usagef("--requests or --duration is required")
-	case cfg.StartTimeout <= 0:
-		return nil, usagef("--start-timeout must be > 0, got %v", cfg.StartTimeout)
-	case hostSet && !validHostHeader(cfg.Host):
-		return nil, usagef("--host must be HOST[:PORT], a host name or IP address ([IPv6] in brackets) and an optional port from 1 to 65535, at most %d bytes, got %q",
-			maxHostLen, cfg.Host)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var plan runplan.Plan
+	if set["plan-file"] {
+		for _, name := range planFlags {
+			if set[name] {
+				return nil, usagef("--plan-file and --%s exclude each other: the plan says it all", name)
+			}
+		}
+		var err error
+		if plan, err = readPlan(planFile); err != nil {
+			return nil, usagef("--plan-file %s: %v", planFile, err)
+		}
+	} else {
+		if url == "" {
+			return nil, usagef("--url is required")
+		}
+		t, err := urlTarget(url, method, host, set["host"])
+		if err != nil {
+			return nil, err
+		}
+		plan = runplan.Plan{Version: runplan.Version, Target: t, Timeout: runplan.Duration(timeout), ResultFile: resultFile}
+		if rate != 0 {
+			plan.Load.Open = &runplan.Open{Rate: rate, Duration: runplan.Duration(duration), Concurrency: concurrency}
+		} else {
+			plan.Load.Closed = &runplan.Closed{Concurrency: concurrency, Requests: requests, Duration: runplan.Duration(duration)}
+		}
+		if startFile != "" {
+			plan.Start = &runplan.Start{File: startFile, Timeout: runplan.Duration(startTimeout)}
+		}
+		if err := plan.Validate(); err != nil {
+			return nil, flagError(err)
+		}
 	}
-	t, err := parseTarget(cfg.URL, cfg.Method, cfg.Host)
+	return &RunConfig{Plan: plan, CPUProfile: cpuProfile, target: newTarget(plan.Target)}, nil
+}
+
+// readPlan reads and parses a run plan file, reading at most one byte more
+// than a plan may hold.
+func readPlan(name string) (runplan.Plan, error) {
+	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return runplan.Plan{}, err
 	}
-	cfg.target = t
-	return cfg, nil
+	defer f.Close()
+	doc, err := io.ReadAll(io.LimitReader(f, runplan.MaxEncodedLen+1))
+	if err != nil {
+		return runplan.Plan{}, err
+	}
+	return runplan.Parse(doc)
+}
+
+// flagNames spells a plan's field names as the flags they come from.
+var flagNames = strings.NewReplacer(
+	"target.address", "--url", "target.path", "--url path", "target.method", "--method", "target.host", "--host",
+	"load.closed.concurrency", "--concurrency", "load.open.concurrency", "--concurrency",
+	"load.closed.requests", "--requests", "load.closed.duration", "--duration",
+	"load.open.duration", "--duration", "load.open.rate", "--rate",
+	"start.timeout", "--start-timeout", "start.file", "--start-file", "resultFile", "--result-file",
+	"timeout", "--timeout",
+)
+
+// flagError turns a plan built from flags' FieldError into a UsageError
+// naming the flag.
+func flagError(err error) error {
+	var fe *runplan.FieldError
+	if !errors.As(err, &fe) {
+		return usagef("%v", err)
+	}
+	return usagef("%s %s", flagNames.Replace(fe.Field), flagNames.Replace(fe.Detail))
 }
 
 // parseSleep parses and checks the flags of `sleep`.
@@ -210,154 +244,58 @@ type target struct {
 	resolver *net.Resolver
 }
 
-// parseTarget checks the URL and method and serialises the request. Only
-// http:// URLs are accepted, with no user info; the method must be upper-case
-// letters and the path printable ASCII (0x21-0x7E) starting with '/', since
-// both go verbatim into the request line. hostHeader, already checked by
-// validHostHeader, is the Host header; "" derives it from the URL.
-func parseTarget(rawURL, method, hostHeader string) (target, error) {
-	if method == "" || len(method) > maxMethodLen {
-		return target{}, usagef("--method must be 1 to %d upper-case letters, got %q", maxMethodLen, method)
-	}
-	for i := 0; i < len(method); i++ {
-		if method[i] < 'A' || method[i] > 'Z' {
-			return target{}, usagef("--method must be upper-case letters only, got %q", method)
-		}
-	}
+// urlTarget splits an http:// URL into the address to dial and the path.
+// Only http:// URLs are accepted, with no user info; the port defaults to
+// 80. host is the Host header if hostSet; otherwise it is derived from the
+// URL: its host without a final dot, and its port unless 80. The plan's
+// Validate checks the rest.
+func urlTarget(rawURL, method, host string, hostSet bool) (runplan.Target, error) {
 	rest, ok := strings.CutPrefix(rawURL, "http://")
 	if !ok {
-		return target{}, usagef("--url must start with http://, got %q", rawURL)
+		return runplan.Target{}, usagef("--url must start with http://, got %q", rawURL)
 	}
 	authority, path := rest, "/"
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		authority, path = rest[:i], rest[i:]
 	}
 	if strings.Contains(authority, "@") {
-		return target{}, usagef("--url must not hold user info, got %q", authority)
+		return runplan.Target{}, usagef("--url must not hold user info, got %q", authority)
 	}
-	if len(path) > maxPathLen {
-		return target{}, usagef("--url path is longer than %d bytes", maxPathLen)
-	}
-	for i := 0; i < len(path); i++ {
-		if path[i] < 0x21 || path[i] > 0x7e {
-			return target{}, usagef("--url path may hold only printable ASCII without spaces (0x21-0x7E), got byte 0x%02x at %d", path[i], i)
-		}
-	}
-	host, port := authority, "80"
+	name, port := authority, "80"
 	if strings.HasPrefix(authority, "[") || strings.Count(authority, ":") == 1 {
 		var err error
-		if host, port, err = net.SplitHostPort(authority); err != nil {
-			return target{}, usagef("--url host %q: %v", authority, err)
+		if name, port, err = net.SplitHostPort(authority); err != nil {
+			return runplan.Target{}, usagef("--url host %q: %v", authority, err)
 		}
 	}
-	if !validHost(host) {
-		return target{}, usagef("--url host %q is not a host name or IP address", host)
-	}
-	p, ok := parsePort(port)
-	if !ok {
-		return target{}, usagef("--url port %q is not a number from 1 to 65535", port)
-	}
-	if hostHeader == "" {
-		hostHeader = authority
-		if port == "80" {
-			hostHeader = strings.TrimSuffix(authority, ":80")
-		}
+	if !hostSet {
 		// The final dot only keeps the resolver off the search domains;
 		// servers and proxies know the name without it.
-		if name, ok := strings.CutSuffix(host, "."); ok {
-			hostHeader = name
-			if port != "80" {
-				hostHeader += ":" + port
-			}
+		host = strings.TrimSuffix(name, ".")
+		if port != "80" {
+			host = net.JoinHostPort(host, port)
+		} else if strings.Contains(host, ":") {
+			host = "[" + host + "]"
 		}
 	}
+	return runplan.Target{Address: net.JoinHostPort(name, port), Host: host, Path: path, Method: method}, nil
+}
+
+// newTarget serialises the request of t, which runplan has validated: the
+// method and path go verbatim into the request line, the Host header into
+// the head.
+func newTarget(t runplan.Target) target {
+	host, port, _ := net.SplitHostPort(t.Address)
+	p, _ := strconv.ParseUint(port, 10, 16)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n", method, path, hostHeader)
-	if method == "POST" || method == "PUT" || method == "PATCH" {
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dilo-agent\r\nAccept: */*\r\n", t.Method, t.Path, t.Host)
+	if t.Method == "POST" || t.Method == "PUT" || t.Method == "PATCH" {
 		b.WriteString("Content-Length: 0\r\n") // no body; some servers want the length said
 	}
 	b.WriteString("\r\n")
-	t := target{addr: net.JoinHostPort(host, port), port: p, request: b.Bytes(), head: method == "HEAD"}
+	tg := target{addr: t.Address, port: uint16(p), request: b.Bytes(), head: t.Method == "HEAD"}
 	if net.ParseIP(host) == nil {
-		t.name = host
+		tg.name = host
 	}
-	return t, nil
-}
-
-// parsePort parses a port from 1 to 65535 written without sign or leading zeros.
-func parsePort(s string) (uint16, bool) {
-	p, err := strconv.Atoi(s)
-	if err != nil || p < 1 || p > 65535 || strconv.Itoa(p) != s {
-		return 0, false
-	}
-	return uint16(p), true
-}
-
-// validHost accepts IP addresses and DNS names: labels of 1 to 63 letters,
-// digits, '-' or '_', joined by single dots, with an optional final dot (a
-// fully qualified name, which the resolver does not extend with search
-// domains).
-func validHost(h string) bool {
-	if net.ParseIP(h) != nil {
-		return true
-	}
-	name := strings.TrimSuffix(h, ".")
-	if name == "" || len(name) > 253 {
-		return false
-	}
-	label := 0
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case c == '.':
-			if label == 0 {
-				return false
-			}
-			label = 0
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_':
-			if label++; label > 63 {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return label > 0
-}
-
-// validHostHeader accepts what --host may be: HOST[:PORT] as in a URL's
-// authority, HOST being a DNS name, an IPv4 address or a bracketed IPv6
-// address. Everything else, CR, LF and spaces included, could not go
-// verbatim into the request head.
-func validHostHeader(h string) bool {
-	if h == "" || len(h) > maxHostLen {
-		return false
-	}
-	host, port, hasPort := h, "", false
-	if strings.HasPrefix(h, "[") {
-		end := strings.IndexByte(h, ']')
-		if end < 0 {
-			return false
-		}
-		ip, err := netip.ParseAddr(h[1:end])
-		if err != nil || !ip.Is6() || ip.Zone() != "" {
-			return false
-		}
-		if port, hasPort = strings.CutPrefix(h[end+1:], ":"); !hasPort && end+1 != len(h) {
-			return false
-		}
-	} else {
-		if i := strings.LastIndexByte(h, ':'); i >= 0 {
-			host, port, hasPort = h[:i], h[i+1:], true
-		}
-		// A bare IPv6 address is not a Host header: it needs brackets.
-		if strings.Contains(host, ":") || !validHost(host) {
-			return false
-		}
-	}
-	if hasPort {
-		if _, ok := parsePort(port); !ok {
-			return false
-		}
-	}
-	return true
+	return tg
 }

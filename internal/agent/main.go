@@ -2,22 +2,31 @@
 // LoadTest pod. It needs nothing but its arguments (no Kubernetes client, no
 // privileges) and reports through its termination message.
 //
-// Command line (built by the reconciler):
+// Command line:
 //
-//	agent run --url=http://CLUSTER-IP:PORT/PATH --host=SVC.NS.svc[:PORT] --method=GET --requests=N \
-//	          --concurrency=C --timeout=10s [--rate=R --duration=60s] [--start-file=/etc/dilo/start] \
-//	          [--start-timeout=10m] [--result-file=/dev/termination-log]
+//	agent run --plan-file=/etc/dilo/start/plan
+//	agent run --url=http://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET] [--requests=N] \
+//	          [--concurrency=C] [--timeout=10s] [--rate=R --duration=60s] [--start-file=F] \
+//	          [--start-timeout=10m] [--result-file=F]
 //	agent sleep --seconds=N [--message=TEXT]
 //
-// The agent sends only where it is told. The URL's host is what it connects
-// to: the Service's ClusterIP, dialled as it is, or for a headless Service
-// a fully qualified name with its final dot (SVC.NS.svc.cluster.local.), so
-// that no search domain extends it. The agent resolves a name itself on
-// every new connection and refuses, with errors of class "dns", a name
-// answered for another name: a CNAME, which is what cluster DNS answers for a
-// Service of type ExternalName, pointing anywhere its owner likes. --host is
-// the Host header, exactly (HOST[:PORT], at most 255 bytes); without it the
-// header is the URL's authority, without the name's final dot or a :80 port.
+// What to run is a run plan (internal/report/runplan): a versioned JSON
+// document the controller writes into the pod's example.org/run-plan
+// annotation, which a downward-API volume projects into --plan-file. The
+// other flags of run, for benchmarks and tests by hand, are built into the
+// same plan; either way runplan checks it before anything is sent. sleep is
+// a SimpleDeployment's pod.
+//
+// The agent sends only where it is told. The plan's target.address (the URL's
+// host and port) is what it connects to: the Service's ClusterIP, dialled as
+// it is, or for a headless Service a fully qualified name with its final dot
+// (SVC.NS.svc.cluster.local.), so that no search domain extends it. The agent
+// resolves a name itself on every new connection and refuses, with errors of
+// class "dns", a name answered for another name: a CNAME, which is what
+// cluster DNS answers for a Service of type ExternalName, pointing anywhere
+// its owner likes. target.host (--host) is the Host header, exactly
+// (HOST[:PORT], at most 255 bytes); --host defaults to the URL's authority,
+// without the name's final dot or a :80 port.
 //
 // run sends over raw keep-alive HTTP/1.1 connections (not net/http: see
 // /work/shared/bench/REPORT.md, section 5): each connection's goroutine
@@ -25,20 +34,21 @@
 // headers it needs, discards the body, and records the latency in its own
 // histogram; nothing is locked or sent over a channel per request.
 //
-//   - Closed model (default): --concurrency connections, each sending its next
-//     request when the previous one ended, --requests in total (0: no cap),
-//     stopping also after --duration if given.
-//   - Open model (--rate with --duration): rate*duration requests on a fixed
-//     timetable, at most --concurrency in flight. Every latency is measured from
+//   - Closed model (load.closed; the flags' default): concurrency connections,
+//     each sending its next request when the previous one ended, requests in
+//     total (0: no cap), stopping also after duration if given.
+//   - Open model (load.open; --rate with --duration): rate*duration requests on
+//     a fixed timetable, at most concurrency in flight. Every latency is measured from
 //     the request's intended start (no coordinated omission). When every
 //     connection is busy the timetable keeps counting: later requests go out
 //     late and the wait is part of their latency. An idle agent's own timer
 //     adds up to ~1ms (Go's netpoller sleeps in whole milliseconds). Requests
-//     still unsent one --timeout after the window are dropped: errors of class
+//     still unsent one timeout after the window are dropped: errors of class
 //     "dropped", apart from the timeouts of requests that were sent.
 //
 // Exit status: 0 when the load ran (even if every request failed), 2 on a bad
-// command line, 1 when it could not run (start gate timed out, result file
+// command line or run plan (the message names the flag or the plan's field),
+// 1 when it could not run (start gate timed out, result file
 // not writable).
 package agent
 
@@ -93,8 +103,8 @@ func sleep(ctx context.Context, cfg *SleepConfig, stdout io.Writer) int {
 // with a summary, to stdout.
 func run(ctx context.Context, cfg *RunConfig, stdout io.Writer) (err error) {
 	var result *os.File
-	if cfg.ResultFile != "" { // open it first: fail before the load, not after
-		if result, err = os.OpenFile(cfg.ResultFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+	if name := cfg.Plan.ResultFile; name != "" { // open it first: fail before the load, not after
+		if result, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
 			return fmt.Errorf("failed to open result file: %w", err)
 		}
 		defer func() {

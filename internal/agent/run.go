@@ -24,7 +24,7 @@ type worker struct {
 
 // newWorker returns a worker for cfg's target, with an empty histogram.
 func newWorker(cfg *RunConfig) *worker {
-	return &worker{client: newClient(&cfg.target, cfg.Timeout), hist: histogram.New(histogram.DefaultPrecision)}
+	return &worker{client: newClient(&cfg.target, time.Duration(cfg.Plan.Timeout)), hist: histogram.New(histogram.DefaultPrecision)}
 }
 
 // record counts one request's outcome; latency only for a response.
@@ -103,37 +103,40 @@ func (w *worker) runOpen(s *schedule, stop *atomic.Bool) {
 // returns the pod's report. It fails only if the run could not start.
 // Cancelling ctx stops the load early; the report covers what was sent.
 func Run(ctx context.Context, cfg *RunConfig) (podreport.Report, error) {
-	if cfg.StartFile != "" {
-		if _, err := waitForStart(ctx, cfg.StartFile, 100*time.Millisecond, cfg.StartTimeout, nil); err != nil {
+	plan := cfg.Plan
+	if plan.Start != nil {
+		if _, err := waitForStart(ctx, plan.Start.File, 100*time.Millisecond, time.Duration(plan.Start.Timeout), nil); err != nil {
 			return podreport.Report{}, err
 		}
 	}
-	workers := make([]*worker, cfg.Concurrency)
+	workers := make([]*worker, plan.Load.Concurrency())
 	for i := range workers {
 		workers[i] = newWorker(cfg)
 	}
 	var stop atomic.Bool
 	start := time.Now()
 	var sched *schedule
-	if cfg.Rate > 0 {
+	var budget *atomic.Int64
+	if o := plan.Load.Open; o != nil {
 		// Requests not sent within one timeout after the sending window are
 		// dropped, errors of class dropped: the target could not take the rate.
 		sched = &schedule{
-			start: start, rate: int64(cfg.Rate),
-			total:    int64(cfg.Rate) * int64(cfg.Duration) / int64(time.Second),
-			hardStop: start.Add(cfg.Duration + cfg.Timeout),
+			start: start, rate: int64(o.Rate),
+			total:    int64(o.Rate) * int64(o.Duration) / int64(time.Second),
+			hardStop: start.Add(time.Duration(o.Duration) + time.Duration(plan.Timeout)),
 		}
-	} else if cfg.Duration > 0 {
-		t := time.AfterFunc(cfg.Duration, func() { stop.Store(true) })
-		defer t.Stop()
+	} else if c := plan.Load.Closed; c != nil {
+		if c.Duration > 0 {
+			t := time.AfterFunc(time.Duration(c.Duration), func() { stop.Store(true) })
+			defer t.Stop()
+		}
+		if c.Requests > 0 {
+			budget = new(atomic.Int64)
+			budget.Store(c.Requests)
+		}
 	}
 	cancelled := context.AfterFunc(ctx, func() { stop.Store(true) })
 	defer cancelled()
-	var budget *atomic.Int64
-	if cfg.Rate == 0 && cfg.Requests > 0 {
-		budget = new(atomic.Int64)
-		budget.Store(cfg.Requests)
-	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() {

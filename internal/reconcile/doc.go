@@ -18,10 +18,12 @@
 //
 // # Synchronised start
 //
-// Every load-generator pod mounts a downward-API volume that projects its annotation
-// example.org/start-at into /etc/dilo/start/at; the agent (--start-file) waits until
-// that file holds an RFC 3339 instant, then until that instant. The file stays empty
-// while the annotation is absent. Once every pod of the run is Running, the controller
+// Every load-generator pod mounts a downward-API volume that projects two of its
+// annotations into /etc/dilo/start: example.org/run-plan, set when the pod is created,
+// into plan, the agent's run plan (internal/report/runplan: target, load, timeout, start
+// and result files; the agent's only argument is --plan-file), and example.org/start-at
+// into at. The agent waits until at (the plan's start.file) holds an RFC 3339 instant,
+// then until that instant. The file stays empty while the annotation is absent. Once every pod of the run is Running, the controller
 // sets the annotation on all of them to the same instant, now + StartDelaySeconds (5s:
 // the time kubelets need to update the projected file), so that all pods start sending
 // together. If the annotation is already on some pods (the manager stopped halfway

@@ -390,7 +390,11 @@ func (r *LoadTestReconciler) createPods(ctx context.Context, s *runScope) (bool,
 		if _, ok := s.pods[name]; ok {
 			continue
 		}
-		pod := desiredLoadTestPod(s.lt, s.run, int32(i), s.lt.Status.Target, r.AgentImage)
+		pod, err := desiredLoadTestPod(s.lt, s.run, int32(i), s.lt.Status.Target, r.AgentImage)
+		if err != nil {
+			s.failure = &failure{Reason: dilov1.ReasonPodRejected, Message: fmt.Sprintf("DiLO could not build pod %s: %v", name, err)}
+			return false, nil
+		}
 		if err := r.Create(ctx, pod); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				continue // created before the cache saw it

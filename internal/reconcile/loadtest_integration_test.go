@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/metrics"
+	"github.com/dilo-operator/dilo/internal/report/runplan"
 	"github.com/dilo-operator/dilo/internal/testenv"
 )
 
@@ -64,10 +66,22 @@ func TestLoadTestRun(t *testing.T) {
 		// The agents dial the Service's cluster IP, never a name a DNS search path
 		// could complete elsewhere; the Host header is still the Service's name.
 		c := p.Spec.Containers[0]
-		if c.Image != testImage || !slices.Contains(c.Command, "--url=http://"+svc.Spec.ClusterIP+":9090/") ||
-			!slices.Contains(c.Command, "--host=web."+ns+".svc:9090") ||
-			!slices.Contains(c.Command, "--result-file=/dev/termination-log") {
+		if c.Image != testImage || !slices.Equal(c.Command, []string{"/agent", "run", "--plan-file=/etc/dilo/start/plan"}) {
 			t.Errorf("pod %s container %s %v", p.Name, c.Image, c.Command)
+		}
+		plan, err := runplan.Parse([]byte(p.Annotations[dilov1.AnnotationRunPlan]))
+		if err != nil {
+			t.Fatalf("pod %s run plan: %v", p.Name, err)
+		}
+		wantTarget := runplan.Target{Address: net.JoinHostPort(svc.Spec.ClusterIP, "9090"), Host: "web." + ns + ".svc:9090", Path: "/", Method: "GET"}
+		if diff := cmp.Diff(wantTarget, plan.Target); diff != "" {
+			t.Errorf("pod %s run plan's target (-want +got):\n%s", p.Name, diff)
+		}
+		if diff := cmp.Diff(runplan.Load{Closed: &runplan.Closed{Concurrency: 1, Requests: 100}}, plan.Load); diff != "" {
+			t.Errorf("pod %s run plan's load (-want +got):\n%s", p.Name, diff)
+		}
+		if plan.ResultFile != "/dev/termination-log" || plan.Start == nil || plan.Start.File != "/etc/dilo/start/at" {
+			t.Errorf("pod %s run plan: result file %q, start %+v", p.Name, plan.ResultFile, plan.Start)
 		}
 		if diff := cmp.Diff([]corev1.PodReadinessGate{{ConditionType: dilov1.ReadinessGateNeverReady}}, p.Spec.ReadinessGates); diff != "" {
 			t.Errorf("pod %s readiness gates (-want +got):\n%s", p.Name, diff)

@@ -17,13 +17,17 @@ import (
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/policy"
+	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
 const (
-	// startDir is where the downward-API volume projects the start-at annotation.
+	// startDir is where the downward-API volume projects the start-at and run-plan
+	// annotations.
 	startDir = "/etc/dilo/start"
-	// startFile is the file the agent waits on (--start-file).
+	// startFile is the file the agent waits on (the plan's start.file).
 	startFile = startDir + "/at"
+	// planFile is the agent's run plan (--plan-file).
+	planFile = startDir + "/plan"
 )
 
 // runSpecHash identifies what a run runs (dilov1.RunSpec): a new generation with the
@@ -128,36 +132,45 @@ func targetChange(lt *dilov1.LoadTest, rec *dilov1.RunTarget, svc *corev1.Servic
 	return ""
 }
 
-// agentRunArgs is the agent's command line for a run's pod sending to tgt. It reads a
-// defaulted copy of t: a LoadTest admitted while the webhooks were off (as in
-// development mode) has only the CRD schema's defaults, and must run as if the
-// mutating webhook had defaulted it.
-func agentRunArgs(t dilov1.TestSpec, tgt *dilov1.RunTarget) []string {
+// agentPlan is the run plan of a run's pod sending to tgt. It reads a defaulted copy
+// of t: a LoadTest admitted while the webhooks were off (as in development mode) has
+// only the CRD schema's defaults, and must run as if the mutating webhook had
+// defaulted it.
+func agentPlan(t dilov1.TestSpec, tgt *dilov1.RunTarget) runplan.Plan {
 	t.Default()
-	args := []string{"/agent", "run",
-		"--url=http://" + net.JoinHostPort(tgt.Address, strconv.Itoa(int(tgt.Port))) + t.Path,
-		"--host=" + tgt.Host,
-		"--method=" + t.Method,
+	p := runplan.Plan{
+		Version: runplan.Version,
+		Target: runplan.Target{
+			Address: net.JoinHostPort(tgt.Address, strconv.Itoa(int(tgt.Port))),
+			Host:    tgt.Host, Path: t.Path, Method: t.Method,
+		},
+		Timeout:    seconds(*t.TimeoutSeconds),
+		Start:      &runplan.Start{File: startFile, Timeout: runplan.Duration(runplan.DefaultStartTimeout)},
+		ResultFile: corev1.TerminationMessagePathDefault,
 	}
 	if t.Rate != nil && t.DurationSeconds != nil {
-		args = append(args,
-			fmt.Sprintf("--rate=%d", *t.Rate),
-			fmt.Sprintf("--duration=%s", time.Duration(*t.DurationSeconds)*time.Second))
+		p.Load.Open = &runplan.Open{Rate: int(*t.Rate), Duration: seconds(*t.DurationSeconds), Concurrency: int(*t.Concurrency)}
 	} else {
-		args = append(args, fmt.Sprintf("--requests=%d", *t.Repeat))
+		p.Load.Closed = &runplan.Closed{Concurrency: int(*t.Concurrency), Requests: int64(*t.Repeat)}
 	}
-	return append(args,
-		fmt.Sprintf("--concurrency=%d", *t.Concurrency),
-		fmt.Sprintf("--timeout=%s", time.Duration(*t.TimeoutSeconds)*time.Second),
-		"--start-file="+startFile,
-		"--result-file="+corev1.TerminationMessagePathDefault,
-	)
+	return p
 }
 
+// seconds is n seconds as a plan's duration.
+func seconds(n int32) runplan.Duration { return runplan.Duration(time.Duration(n) * time.Second) }
+
 // desiredLoadTestPod is replica of run of lt, sending to tgt, running image, with
-// spec.podTemplate applied (see applyPodTemplate). Its readiness gate is never set, so
-// that it never becomes a Service's ready endpoint.
-func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilov1.RunTarget, image string) *corev1.Pod {
+// spec.podTemplate applied (see applyPodTemplate). Its run plan is in its run-plan
+// annotation, which the downward-API volume that also holds the start-at annotation
+// projects into planFile: a file the kubelet writes before the container starts.
+// Its readiness gate is never set, so that it never becomes a Service's ready
+// endpoint. It fails only when the plan is one the agent would refuse, which the
+// API's validation rules out.
+func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilov1.RunTarget, image string) (*corev1.Pod, error) {
+	plan, err := agentPlan(lt.Spec.Test, tgt).Encode()
+	if err != nil {
+		return nil, err
+	}
 	labels := runLabels(lt.Name, run)
 	labels[dilov1.LabelReplica] = strconv.Itoa(int(replica))
 	pod := &corev1.Pod{
@@ -165,6 +178,7 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilo
 			Name:            loadTestPodName(lt.Name, run, replica),
 			Namespace:       lt.Namespace,
 			Labels:          labels,
+			Annotations:     map[string]string{dilov1.AnnotationRunPlan: string(plan)},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(lt, dilov1.GroupVersion.WithKind("LoadTest"))},
 		},
 		Spec: corev1.PodSpec{
@@ -177,7 +191,7 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilo
 			Containers: []corev1.Container{{
 				Name:                     agentContainer,
 				Image:                    image,
-				Command:                  agentRunArgs(lt.Spec.Test, tgt),
+				Command:                  []string{"/agent", "run", "--plan-file=" + planFile},
 				SecurityContext:          restrictedContainerSecurity(),
 				Resources:                resources("100m", "64Mi", "1", "256Mi"),
 				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
@@ -190,6 +204,9 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilo
 					Items: []corev1.DownwardAPIVolumeFile{{
 						Path:     "at",
 						FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: fmt.Sprintf("metadata.annotations['%s']", dilov1.AnnotationStartAt)},
+					}, {
+						Path:     "plan",
+						FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: fmt.Sprintf("metadata.annotations['%s']", dilov1.AnnotationRunPlan)},
 					}},
 				}},
 			}},
@@ -198,7 +215,7 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilo
 	if lt.Spec.PodTemplate != nil {
 		applyPodTemplate(pod, lt.Spec.PodTemplate)
 	}
-	return pod
+	return pod, nil
 }
 
 // applyPodTemplate adds a user's pod template to a load-generator pod: labels and

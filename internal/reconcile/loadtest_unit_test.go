@@ -16,50 +16,62 @@ import (
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/policy"
+	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
-func TestAgentRunArgs(t *testing.T) {
+func TestAgentPlan(t *testing.T) {
 	tgt := &dilov1.RunTarget{Address: "10.97.0.7", Port: 8080, Host: "web.ns.svc:8080"}
-	const url, host = "--url=http://10.97.0.7:8080/x", "--host=web.ns.svc:8080"
+	plan := func(addr, host, path, method string, load runplan.Load, timeout time.Duration) runplan.Plan {
+		return runplan.Plan{
+			Version: runplan.Version,
+			Target:  runplan.Target{Address: addr, Host: host, Path: path, Method: method},
+			Load:    load, Timeout: runplan.Duration(timeout),
+			Start:      &runplan.Start{File: "/etc/dilo/start/at", Timeout: runplan.Duration(10 * time.Minute)},
+			ResultFile: "/dev/termination-log",
+		}
+	}
+	closed := func(c int, n int64) runplan.Load {
+		return runplan.Load{Closed: &runplan.Closed{Concurrency: c, Requests: n}}
+	}
 	for _, tc := range []struct {
 		name string
 		test dilov1.TestSpec
 		tgt  *dilov1.RunTarget
-		want []string
+		want runplan.Plan
 	}{{
 		name: "defaults when unset",
 		test: dilov1.TestSpec{Path: "/x"},
-		want: []string{"/agent", "run", url, host, "--method=GET", "--requests=100", "--concurrency=1", "--timeout=10s",
-			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+		want: plan("10.97.0.7:8080", "web.ns.svc:8080", "/x", "GET", closed(1, 100), 10*time.Second),
 	}, {
 		name: "closed model",
 		test: dilov1.TestSpec{Path: "/x", Method: "POST", Repeat: ptr.To[int32](5000), Concurrency: ptr.To[int32](8), TimeoutSeconds: ptr.To[int32](3)},
-		want: []string{"/agent", "run", url, host, "--method=POST", "--requests=5000", "--concurrency=8", "--timeout=3s",
-			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+		want: plan("10.97.0.7:8080", "web.ns.svc:8080", "/x", "POST", closed(8, 5000), 3*time.Second),
 	}, {
 		name: "open model ignores repeat",
-		test: dilov1.TestSpec{Path: "/x", Repeat: ptr.To[int32](5), Rate: ptr.To[int32](200), DurationSeconds: ptr.To[int32](90)},
-		want: []string{"/agent", "run", url, host, "--method=GET", "--rate=200", "--duration=1m30s", "--concurrency=1", "--timeout=10s",
-			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+		test: dilov1.TestSpec{Path: "/x", Repeat: ptr.To[int32](5), Rate: ptr.To[int32](200), DurationSeconds: ptr.To[int32](90), Concurrency: ptr.To[int32](4)},
+		want: plan("10.97.0.7:8080", "web.ns.svc:8080", "/x", "GET",
+			runplan.Load{Open: &runplan.Open{Rate: 200, Duration: runplan.Duration(90 * time.Second), Concurrency: 4}}, 10*time.Second),
 	}, {
 		name: "IPv6 cluster IP",
 		test: dilov1.TestSpec{Path: "/"},
 		tgt:  &dilov1.RunTarget{Address: "fd00::7", Port: 80, Host: "web.ns.svc"},
-		want: []string{"/agent", "run", "--url=http://[fd00::7]:80/", "--host=web.ns.svc", "--method=GET", "--requests=100", "--concurrency=1", "--timeout=10s",
-			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+		want: plan("[fd00::7]:80", "web.ns.svc", "/", "GET", closed(1, 100), 10*time.Second),
 	}, {
 		name: "headless: the fully qualified name",
 		test: dilov1.TestSpec{Path: "/"},
 		tgt:  &dilov1.RunTarget{Address: "web.ns.svc.cluster.local.", Port: 80, Host: "web.ns.svc"},
-		want: []string{"/agent", "run", "--url=http://web.ns.svc.cluster.local.:80/", "--host=web.ns.svc", "--method=GET", "--requests=100", "--concurrency=1", "--timeout=10s",
-			"--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+		want: plan("web.ns.svc.cluster.local.:80", "web.ns.svc", "/", "GET", closed(1, 100), 10*time.Second),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.tgt == nil {
 				tc.tgt = tgt
 			}
-			if diff := cmp.Diff(tc.want, agentRunArgs(tc.test, tc.tgt)); diff != "" {
-				t.Errorf("agentRunArgs (-want +got):\n%s", diff)
+			got := agentPlan(tc.test, tc.tgt)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("agentPlan (-want +got):\n%s", diff)
+			}
+			if err := got.Validate(); err != nil { // the agent takes it
+				t.Errorf("agentPlan is invalid: %v", err)
 			}
 		})
 	}
@@ -188,10 +200,17 @@ func TestDesiredLoadTestPod(t *testing.T) {
 		Spec:       dilov1.LoadTestSpec{Replicas: 2, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}},
 	}
 	tgt := &dilov1.RunTarget{Address: "10.97.0.7", Port: 80, Host: "web.ns.svc"}
-	got := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
+	got, err := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "lt-3-1", Namespace: "ns",
+			Annotations: map[string]string{"example.org/run-plan": `{"version":"dilo.example.org/runplan/v1",` +
+				`"target":{"address":"10.97.0.7:80","host":"web.ns.svc","path":"/","method":"GET"},` +
+				`"load":{"closed":{"concurrency":1,"requests":100}},"timeout":"10s",` +
+				`"start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log"}`},
 			Labels: map[string]string{
 				"app.kubernetes.io/managed-by": "dilo", "example.org/loadtest": "lt", "example.org/run": "3", "example.org/replica": "1",
 			},
@@ -211,10 +230,9 @@ func TestDesiredLoadTestPod(t *testing.T) {
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Containers: []corev1.Container{{
-				Name:  "agent",
-				Image: "img:1",
-				Command: []string{"/agent", "run", "--url=http://10.97.0.7:80/", "--host=web.ns.svc", "--method=GET", "--requests=100",
-					"--concurrency=1", "--timeout=10s", "--start-file=/etc/dilo/start/at", "--result-file=/dev/termination-log"},
+				Name:    "agent",
+				Image:   "img:1",
+				Command: []string{"/agent", "run", "--plan-file=/etc/dilo/start/plan"},
 				SecurityContext: &corev1.SecurityContext{
 					AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 					ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
@@ -227,6 +245,8 @@ func TestDesiredLoadTestPod(t *testing.T) {
 			Volumes: []corev1.Volume{{Name: "start", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
 				Items: []corev1.DownwardAPIVolumeFile{{Path: "at", FieldRef: &corev1.ObjectFieldSelector{
 					APIVersion: "v1", FieldPath: "metadata.annotations['example.org/start-at']",
+				}}, {Path: "plan", FieldRef: &corev1.ObjectFieldSelector{
+					APIVersion: "v1", FieldPath: "metadata.annotations['example.org/run-plan']",
 				}}},
 			}}}},
 		},
@@ -550,14 +570,17 @@ func TestRunSpecHashIgnoresTTL(t *testing.T) {
 }
 
 // TestDesiredLoadTestPodTemplate: spec.podTemplate adds labels, annotations, resources
-// and scheduling constraints; DiLO's labels and start-at annotation win.
+// and scheduling constraints; DiLO's labels and its start-at and run-plan annotations win.
 func TestDesiredLoadTestPodTemplate(t *testing.T) {
 	lt := &dilov1.LoadTest{
 		ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns", UID: "uid-1", Generation: 3},
 		Spec:       dilov1.LoadTestSpec{Replicas: 2, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}},
 	}
 	tgt := &dilov1.RunTarget{Address: "10.97.0.7", Port: 80, Host: "web.ns.svc"}
-	want := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
+	want, err := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	resources := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
@@ -571,18 +594,22 @@ func TestDesiredLoadTestPodTemplate(t *testing.T) {
 	}}
 	lt.Spec.PodTemplate = &dilov1.AgentPodTemplate{
 		Metadata: dilov1.AgentPodMetadata{
-			Labels:      map[string]string{"team": "perf", "example.org/run": "999", "app.kubernetes.io/managed-by": "me"},
-			Annotations: map[string]string{"sidecar.istio.io/inject": "false", "example.org/start-at": "2020-01-01T00:00:00Z"},
+			Labels: map[string]string{"team": "perf", "example.org/run": "999", "app.kubernetes.io/managed-by": "me"},
+			Annotations: map[string]string{"sidecar.istio.io/inject": "false", "example.org/start-at": "2020-01-01T00:00:00Z",
+				"example.org/run-plan": `{"version":"dilo.example.org/runplan/v1"}`},
 		},
 		Spec: dilov1.AgentPodSpec{
 			Resources: resources.DeepCopy(), NodeSelector: map[string]string{"pool": "load"},
 			Tolerations: tolerations, Affinity: affinity.DeepCopy(),
 		},
 	}
-	got := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
+	got, err := desiredLoadTestPod(lt, 3, 1, tgt, "img:1")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	want.Labels["team"] = "perf"
-	want.Annotations = map[string]string{"sidecar.istio.io/inject": "false"}
+	want.Annotations["sidecar.istio.io/inject"] = "false"
 	want.Spec.Containers[0].Resources = resources
 	want.Spec.NodeSelector = map[string]string{"pool": "load"}
 	want.Spec.Tolerations = tolerations

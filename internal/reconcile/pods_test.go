@@ -20,9 +20,14 @@ func TestTrimPod(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "lt", Namespace: "ns", UID: "uid-1", Generation: 1},
 		Spec:       dilov1.LoadTestSpec{Replicas: 2, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}},
 	}
-	pod := desiredLoadTestPod(lt, 1, 0, &dilov1.RunTarget{Address: "10.97.0.7", Port: 80, Host: "web.ns.svc"}, "img:1")
+	pod, err := desiredLoadTestPod(lt, 1, 0, &dilov1.RunTarget{Address: "10.97.0.7", Port: 80, Host: "web.ns.svc"}, "img:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := pod.Annotations[dilov1.AnnotationRunPlan]
 	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "dilo"}}
-	pod.Annotations = map[string]string{dilov1.AnnotationStartAt: "2026-12-01T10:00:00Z", "from-the-template": strings.Repeat("x", 30000)}
+	pod.Annotations = map[string]string{dilov1.AnnotationStartAt: "2026-12-01T10:00:00Z", dilov1.AnnotationRunPlan: plan,
+		"from-the-template": strings.Repeat("x", 30000)}
 	pod.Spec.NodeName = "node-1"
 	pod.Status = corev1.PodStatus{
 		Phase: corev1.PodFailed,
@@ -32,7 +37,7 @@ func TestTrimPod(t *testing.T) {
 	}
 	want := pod.DeepCopy()
 	want.ManagedFields = nil
-	want.Annotations = map[string]string{dilov1.AnnotationStartAt: "2026-12-01T10:00:00Z"}
+	want.Annotations = map[string]string{dilov1.AnnotationStartAt: "2026-12-01T10:00:00Z", dilov1.AnnotationRunPlan: plan}
 	want.Spec = corev1.PodSpec{
 		NodeName: "node-1",
 		Containers: []corev1.Container{{Name: agentContainer, Resources: corev1.ResourceRequirements{

@@ -1,0 +1,183 @@
+package runplan
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// valid is a plan as the controller writes it.
+func valid() Plan {
+	return Plan{
+		Version:    Version,
+		Target:     Target{Address: "10.96.0.7:8080", Host: "web.team-a.svc:8080", Path: "/api?q=1", Method: "GET"},
+		Load:       Load{Open: &Open{Rate: 200, Duration: Duration(90 * time.Second), Concurrency: 4}},
+		Timeout:    Duration(10 * time.Second),
+		Start:      &Start{File: "/etc/dilo/start/at", Timeout: Duration(DefaultStartTimeout)},
+		ResultFile: "/dev/termination-log",
+	}
+}
+
+func TestEncodeParse(t *testing.T) {
+	p := valid()
+	p.Version = "" // Encode sets it
+	doc, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"version":"dilo.example.org/runplan/v1",` +
+		`"target":{"address":"10.96.0.7:8080","host":"web.team-a.svc:8080","path":"/api?q=1","method":"GET"},` +
+		`"load":{"open":{"rate":200,"duration":"1m30s","concurrency":4}},"timeout":"10s",` +
+		`"start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log"}`
+	if diff := cmp.Diff(want, string(doc)); diff != "" {
+		t.Errorf("Encode (-want +got):\n%s", diff)
+	}
+	got, err := Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(valid(), got); diff != "" {
+		t.Errorf("Parse(Encode) (-want +got):\n%s", diff)
+	}
+}
+
+func TestParse(t *testing.T) {
+	enc := func(f func(*Plan)) string {
+		p := valid()
+		f(&p)
+		doc, err := marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	for _, tc := range []struct {
+		name  string
+		doc   string
+		field string // the FieldError's field; "" for a decoding error
+		err   string
+	}{
+		{"closed", enc(func(p *Plan) { p.Load = Load{Closed: &Closed{Concurrency: 1, Requests: 100}} }), "", ""},
+		{"closed by duration", enc(func(p *Plan) { p.Load = Load{Closed: &Closed{Concurrency: 64, Duration: Duration(time.Second)}} }), "", ""},
+		{"no start, no result file", enc(func(p *Plan) { p.Start, p.ResultFile = nil, "" }), "", ""},
+		{"headless", enc(func(p *Plan) { p.Target.Address = "web.team-a.svc.cluster.local.:80" }), "", ""},
+		{"ipv6", enc(func(p *Plan) { p.Target.Address, p.Target.Host = "[fd00::7]:80", "[fd00::7]" }), "", ""},
+		{"empty", "  \n", "", "run plan is empty"},
+		{"too long", strings.Repeat(" ", MaxEncodedLen+1), "", "more than"},
+		{"not json", "agent run --url=http://web/", "", "not a plan document"},
+		{"unknown field", strings.Replace(enc(func(*Plan) {}), `"timeout":"10s"`, `"timeout":"10s","headers":{}`, 1), "", `unknown field "headers"`},
+		{"trailing data", enc(func(*Plan) {}) + "{}", "", "trailing data"},
+		{"duration as number", strings.Replace(enc(func(*Plan) {}), `"timeout":"10s"`, `"timeout":10`, 1), "", "a duration is a string"},
+		{"bad duration", strings.Replace(enc(func(*Plan) {}), `"timeout":"10s"`, `"timeout":"soon"`, 1), "", `invalid duration "soon"`},
+		{"version", enc(func(p *Plan) { p.Version = "dilo.example.org/runplan/v2" }), "version", `version is "dilo.example.org/runplan/v2"`},
+		{"no version", enc(func(p *Plan) { p.Version = "" }), "version", "version is"},
+		{"lower-case method", enc(func(p *Plan) { p.Target.Method = "get" }), "target.method", "must be upper-case letters only"},
+		{"no method", enc(func(p *Plan) { p.Target.Method = "" }), "target.method", "must be 1 to 32"},
+		{"relative path", enc(func(p *Plan) { p.Target.Path = "x" }), "target.path", "must start with '/'"},
+		{"crlf in path", enc(func(p *Plan) { p.Target.Path = "/a\r\nX: y" }), "target.path", "printable ASCII"},
+		{"long path", enc(func(p *Plan) { p.Target.Path = "/" + strings.Repeat("a", 8192) }), "target.path", "longer than 8192"},
+		{"no port", enc(func(p *Plan) { p.Target.Address = "10.96.0.7" }), "target.address", "must be HOST:PORT"},
+		{"bad host", enc(func(p *Plan) { p.Target.Address = "we\r\nb:80" }), "target.address", "is not a host name"},
+		{"port zero", enc(func(p *Plan) { p.Target.Address = "web:0" }), "target.address", "port \"0\""},
+		{"no host header", enc(func(p *Plan) { p.Target.Host = "" }), "target.host", "must be HOST[:PORT]"},
+		{"crlf in host header", enc(func(p *Plan) { p.Target.Host = "web\r\nX-Evil: 1" }), "target.host", "must be HOST[:PORT]"},
+		{"no load", enc(func(p *Plan) { p.Load = Load{} }), "load", "must set one of closed and open"},
+		{"both loads", enc(func(p *Plan) { p.Load.Closed = &Closed{Concurrency: 1, Requests: 1} }), "load", "not both"},
+		{"closed concurrency", enc(func(p *Plan) { p.Load = Load{Closed: &Closed{Requests: 1}} }), "load.closed.concurrency", "between 1 and 10000"},
+		{"closed negative requests", enc(func(p *Plan) { p.Load = Load{Closed: &Closed{Concurrency: 1, Requests: -1}} }), "load.closed.requests", ">= 0"},
+		{"closed unbounded", enc(func(p *Plan) { p.Load = Load{Closed: &Closed{Concurrency: 1}} }), "load.closed.requests", "or load.closed.duration is required"},
+		{"closed too long", enc(func(p *Plan) {
+			p.Load = Load{Closed: &Closed{Concurrency: 1, Duration: Duration(8 * 24 * time.Hour)}}
+		}), "load.closed.duration", "must be in [0, 168h0m0s]"},
+		{"open concurrency", enc(func(p *Plan) { p.Load.Open.Concurrency = 10_001 }), "load.open.concurrency", "between 1 and 10000"},
+		{"open rate", enc(func(p *Plan) { p.Load.Open.Rate = 0 }), "load.open.rate", "between 1 and 1000000"},
+		{"open no duration", enc(func(p *Plan) { p.Load.Open.Duration = 0 }), "load.open.duration", "is required"},
+		{"open negative duration", enc(func(p *Plan) { p.Load.Open.Duration = Duration(-time.Second) }), "load.open.duration", "must be in (0"},
+		{"timeout", enc(func(p *Plan) { p.Timeout = 0 }), "timeout", "must be in (0, 1h0m0s]"},
+		{"long timeout", enc(func(p *Plan) { p.Timeout = Duration(2 * time.Hour) }), "timeout", "must be in (0, 1h0m0s]"},
+		{"start without file", enc(func(p *Plan) { p.Start.File = "" }), "start.file", "must be a file name"},
+		{"start timeout", enc(func(p *Plan) { p.Start.Timeout = 0 }), "start.timeout", "must be > 0"},
+		{"long result file", enc(func(p *Plan) { p.ResultFile = "/" + strings.Repeat("a", 1024) }), "resultFile", "at most 1024"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc))
+			if tc.err == "" {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("Parse error %v, want %q", err, tc.err)
+			}
+			var fe *FieldError
+			if got := errors.As(err, &fe); got != (tc.field != "") || got && fe.Field != tc.field {
+				t.Fatalf("Parse error %#v, want a FieldError for %q", err, tc.field)
+			}
+			if tc.field != "" && !strings.HasPrefix(err.Error(), tc.field+" ") {
+				t.Fatalf("Parse error %q does not start with the field %q", err, tc.field)
+			}
+		})
+	}
+}
+
+// TestEncodeRefusesInvalid: the controller cannot write a plan the agent refuses.
+func TestEncodeRefusesInvalid(t *testing.T) {
+	p := valid()
+	p.Load.Open.Rate = 0
+	if _, err := p.Encode(); err == nil || !strings.Contains(err.Error(), "load.open.rate") {
+		t.Fatalf("Encode of a plan with rate 0: %v", err)
+	}
+}
+
+// TestLargestPlanFits: the longest valid fields encode within MaxEncodedLen.
+func TestLargestPlanFits(t *testing.T) {
+	p := valid()
+	p.Target.Address = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+	p.Target.Host = strings.Repeat(strings.Repeat("a", 61)+".", 4) + ":65535" // 254 bytes
+	p.Target.Path = "/" + strings.Repeat("<", maxPathLen-1)                   // JSON writes \u003c, 6 bytes
+	p.Target.Method = strings.Repeat("A", maxMethodLen)
+	p.Start.File = strings.Repeat("<", maxFileLen)
+	p.ResultFile = strings.Repeat("<", maxFileLen)
+	if _, err := p.Encode(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzParse: whatever the document, Parse does not panic, and what it accepts
+// encodes back to a document it parses to the same plan.
+func FuzzParse(f *testing.F) {
+	doc, _ := valid().Encode()
+	f.Add(string(doc))
+	f.Add(`{"version":"dilo.example.org/runplan/v1","target":{"address":"web.ns.svc.cluster.local.:80","host":"web.ns.svc","path":"/","method":"HEAD"},"load":{"closed":{"concurrency":1,"requests":100}},"timeout":"10s"}`)
+	f.Add(`{"version":"dilo.example.org/runplan/v1","target":{"address":"[::1]:80","host":"web\r\nX: y","path":"/","method":"GET"},"load":{"closed":{"concurrency":64,"duration":"5s"}},"timeout":"1s"}`)
+	f.Add(`{"version":"dilo.example.org/runplan/v1","load":{"open":{"rate":1,"duration":"-1s","concurrency":1}}}`)
+	f.Add(`{"version":1}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		p, err := Parse([]byte(doc))
+		if err != nil {
+			return
+		}
+		again, err := p.Encode()
+		if err != nil {
+			t.Fatalf("accepted plan %q does not encode: %v", doc, err)
+		}
+		q, err := Parse(again)
+		if err != nil {
+			t.Fatalf("re-encoded plan %q does not parse: %v", again, err)
+		}
+		if diff := cmp.Diff(p, q); diff != "" {
+			t.Fatalf("plan changed through Encode and Parse (-first +second):\n%s", diff)
+		}
+	})
+}
+
+// marshal encodes p without Encode's checks, to test Parse's.
+func marshal(p Plan) (string, error) {
+	b, err := json.Marshal(p)
+	return string(b), err
+}
