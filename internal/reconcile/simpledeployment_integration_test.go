@@ -43,16 +43,7 @@ func TestSimpleDeployment(t *testing.T) {
 		t.Errorf("pod spec: %+v", pod.Spec)
 	}
 
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(sd), sd); err != nil {
-			return err
-		}
-		sd.Spec.Sleepytime = ptr.To(intstr.FromInt32(7))
-		return env.Client.Update(ctx, sd)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setSleepytime(t, sd, 7)
 	pod = waitSimplePod(t, sd, "simple-2")
 	if got := pod.Spec.Containers[0].Command[2]; got != "--seconds=7" {
 		t.Errorf("new pod sleeps %s, want --seconds=7", got)
@@ -115,16 +106,7 @@ func TestSimpleDeploymentSparesPodsNotItsOwn(t *testing.T) {
 	deleteAndWait(t, foreign[2])
 	foreign = foreign[:2]
 	waitSimplePod(t, sd, "simple-1")
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(sd), sd); err != nil {
-			return err
-		}
-		sd.Spec.Sleepytime = ptr.To(intstr.FromInt32(7))
-		return env.Client.Update(ctx, sd)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setSleepytime(t, sd, 7)
 	waitSimplePod(t, sd, "simple-2")
 	waitEvents(t, sd, "Replaced")
 	consistently(t, time.Second, spared)
@@ -230,4 +212,19 @@ func waitSimplePod(t *testing.T, sd *dilov1.SimpleDeployment, name string) *core
 		t.Fatal(err)
 	}
 	return pod
+}
+
+// setSleepytime edits sd's spec.sleepytime, as kubectl edit would.
+func setSleepytime(t *testing.T, sd *dilov1.SimpleDeployment, seconds int32) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(sd), sd); err != nil {
+			return err
+		}
+		sd.Spec.Sleepytime = ptr.To(intstr.FromInt32(seconds))
+		return env.Client.Update(context.Background(), sd)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
