@@ -56,15 +56,7 @@ func TestNamespacedOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := testenv.Start(testenv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	env := startEnv(t, testenv.Options{})
 	ctx := t.Context()
 
 	// The overlay's Deployment: its flags, and the ServiceAccount it runs as.
@@ -267,6 +259,21 @@ func deploymentOptions(t *testing.T, deploy *unstructured.Unstructured) options 
 		t.Fatalf("the manager container's arguments %q: %v", args, err)
 	}
 	return o
+}
+
+// startEnv starts a control plane for one test, stopped when it ends.
+func startEnv(t *testing.T, opts testenv.Options) *testenv.Env {
+	t.Helper()
+	env, err := testenv.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return env
 }
 
 // applyIdentity creates the Namespaces, ServiceAccounts and RBAC objects of objs, and

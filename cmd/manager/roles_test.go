@@ -52,15 +52,7 @@ func TestUserRolesCannotForgeResults(t *testing.T) {
 		t.Errorf("config/namespaced's aggregated ClusterRoles are %v, want config/default's %v", got, want)
 	}
 
-	env, err := testenv.Start(testenv.Options{Controllers: []string{"clusterrole-aggregation-controller"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	env := startEnv(t, testenv.Options{Controllers: []string{"clusterrole-aggregation-controller"}})
 	ctx := t.Context()
 	applied := applyIdentity(t, env, slices.Collect(maps.Values(roles)))
 	t.Logf("Applied from config/default: %s", strings.Join(applied, ", "))

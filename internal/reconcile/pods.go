@@ -104,10 +104,7 @@ func LoadTestCache() cache.ByObject {
 func trimLoadTest(obj any) (any, error) {
 	if lt, ok := obj.(*dilov1.LoadTest); ok {
 		lt.ManagedFields = nil
-		if _, ok := lt.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
-			lt.Annotations = maps.Clone(lt.Annotations)
-			delete(lt.Annotations, corev1.LastAppliedConfigAnnotation)
-		}
+		delete(lt.Annotations, corev1.LastAppliedConfigAnnotation)
 	}
 	return obj, nil
 }

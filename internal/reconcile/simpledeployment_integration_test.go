@@ -162,29 +162,27 @@ func createLabelledPod(t *testing.T, ns, name, sd string, owner *dilov1.LoadTest
 
 // simplePods are the names of the pods labelled as the SimpleDeployment's.
 func simplePods(t *testing.T, sd *dilov1.SimpleDeployment) []string {
-	var list corev1.PodList
-	if err := env.Client.List(context.Background(), &list, client.InNamespace(sd.Namespace),
-		client.MatchingLabels{dilov1.LabelSimpleDeployment: sd.Name}); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, p := range list.Items {
-		names = append(names, p.Name)
-	}
-	return names
+	return labelledPods(t, sd, func(*corev1.Pod) bool { return true })
 }
 
 // controlledPods are the names of the SimpleDeployment's pods that it controls.
 func controlledPods(t *testing.T, sd *dilov1.SimpleDeployment) []string {
+	return labelledPods(t, sd, func(p *corev1.Pod) bool { return metav1.IsControlledBy(p, sd) })
+}
+
+// labelledPods are the names of the pods labelled as the SimpleDeployment's that keep
+// accepts.
+func labelledPods(t *testing.T, sd *dilov1.SimpleDeployment, keep func(*corev1.Pod) bool) []string {
+	t.Helper()
 	var list corev1.PodList
 	if err := env.Client.List(context.Background(), &list, client.InNamespace(sd.Namespace),
 		client.MatchingLabels{dilov1.LabelSimpleDeployment: sd.Name}); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, p := range list.Items {
-		if metav1.IsControlledBy(&p, sd) {
-			names = append(names, p.Name)
+	for i := range list.Items {
+		if keep(&list.Items[i]) {
+			names = append(names, list.Items[i].Name)
 		}
 	}
 	return names
