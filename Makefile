@@ -32,7 +32,7 @@ test: verify-generated vet ## Unit and integration tests (on a real kube-apiserv
 	KUBEBUILDER_ASSETS=$$assets go test -count=1 ./...
 
 .PHONY: build
-build: ## Build the manager and agent binaries into bin/.
+build: ## Build the manager, agent, agent-bench and target binaries into bin/.
 	go build -o bin/ ./cmd/...
 
 .PHONY: run
@@ -87,10 +87,10 @@ demo: ## Cluster (DILO_KIND=1: kind), cert-manager, DiLO, the demo target and th
 FUZZTIME ?= 10s
 FUZZ_TARGETS := internal/webhook:FuzzValidateLoadTest internal/webhook:FuzzValidateSimpleDeployment \
 	internal/webhook:FuzzAdmissionReview \
-	internal/agent:FuzzParseArgs internal/report:FuzzParse internal/report/podreport:FuzzParse \
-	internal/report/runplan:FuzzParse
+	internal/agent:FuzzPrepareHTTP1 internal/agent/flagplan:FuzzParse \
+	internal/report:FuzzParse internal/report/podreport:FuzzParse internal/report/runplan:FuzzParse
 .PHONY: fuzz
-fuzz: ## Fuzz the admission webhooks (AdmissionReview decoding and validators), the agent's arguments, run plans and result parsing, $(FUZZTIME) per target (inputs shrunk for at most 100 runs, so short runs fuzz).
+fuzz: ## Fuzz the admission webhooks (AdmissionReview decoding and validators), the agent's requests and agent-bench's flags, run plans and result parsing, $(FUZZTIME) per target (inputs shrunk for at most 100 runs, so short runs fuzz).
 	for t in $(FUZZ_TARGETS); do \
 	  go test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./$${t%%:*}/; \
 	done

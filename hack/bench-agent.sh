@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # bench-agent.sh — the DiLO agent against wrk, side by side, on this machine.
+# The agent runs as cmd/agent-bench: the pods' load loop with its plan built from flags.
 #
 # The side-by-side method for load generators, run on this machine:
 # one local nginx (1 worker, `return 200 "ok"`) on 127.0.0.1:$PORT pinned to CPU 0; the
@@ -26,12 +27,12 @@ if [ -z "${BENCH_AGENT_BIN:-}" ]; then
   cd "$(dirname "$0")/.."
   BUILD=$(mktemp -d "${TMPDIR:-/tmp}/bench-agent-bin.XXXXXX")
   trap 'rm -rf "$BUILD"' EXIT
-  go build -trimpath -o "$BUILD/agent" ./cmd/agent
+  go build -trimpath -o "$BUILD/agent-bench" ./cmd/agent-bench
   # BOOST raises the priority of this script's own session only: run the rest in a new one.
   if [ "$BOOST" = 1 ]; then
-    BENCH_AGENT_BIN="$BUILD/agent" setsid --wait "$0" "$@"
+    BENCH_AGENT_BIN="$BUILD/agent-bench" setsid --wait "$0" "$@"
   else
-    BENCH_AGENT_BIN="$BUILD/agent" "$0" "$@"
+    BENCH_AGENT_BIN="$BUILD/agent-bench" "$0" "$@"
   fi
   exit $?
 fi

@@ -1,0 +1,113 @@
+// Command agent-bench runs the agent's load from flags, for benchmarks and
+// tests by hand: the same load loop, fetcher and result document as the
+// agent in a pod, from a plan built from flags instead of the controller's
+// plan file, with what the process spent added to the summary line.
+//
+//	agent-bench [run] --url=http://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET]
+//	            [--requests=N] [--concurrency=C] [--timeout=10s] [--rate=R --duration=D]
+//	            [--duration=D] [--start-file=F] [--start-timeout=10m] [--result-file=F]
+//	            [--cpu-profile=F]
+//
+// The flags are internal/agent/flagplan's; -c and -d are short for
+// --concurrency and --duration. Exit status as the agent's: 0 when the load
+// ran, 2 on a bad command line, 1 when it could not run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/dilo-operator/dilo/internal/agent"
+	"github.com/dilo-operator/dilo/internal/agent/flagplan"
+	"github.com/dilo-operator/dilo/internal/report/runplan"
+)
+
+const usageText = `usage: agent-bench [run] --url=http://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET] [--requests=N]
+            [--concurrency=C] [--timeout=10s] [--rate=R --duration=D] [--duration=D] [--start-file=F]
+            [--start-timeout=10m] [--result-file=F] [--cpu-profile=F]
+Closed model by default (C connections, each sends its next request when the previous one ended,
+--requests in total, 0 = until --duration); with --rate, open model (R requests started per second
+for --duration; --requests is then ignored). -c and -d are short for --concurrency and --duration.
+The URL's host is where connections go: an IP address as it is, a DNS name (end it with a dot to
+skip search domains) resolved by the agent and refused, as errors of class dns, when it is answered
+for another name (a CNAME). --host is the Host header; by default the URL's authority.`
+
+func main() {
+	// SIGTERM and ^C stop the load early; what was sent is still reported.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := benchMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is what the command line asks for.
+type config struct {
+	plan       runplan.Plan
+	cpuProfile string // write a CPU profile of the run here
+}
+
+// benchMain runs agent-bench with args (without the program name) and
+// returns its exit status.
+func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "agent-bench: %v\n", err)
+		return 2
+	}
+	if err := run(ctx, cfg, stdout); err != nil {
+		fmt.Fprintf(stderr, "agent-bench: could not run: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// parseArgs parses the command line: an optional `run`, as the agent's, then
+// the flags.
+func parseArgs(args []string) (config, error) {
+	if len(args) > 0 && args[0] == "run" {
+		args = args[1:]
+	}
+	var cfg config
+	fs := flag.NewFlagSet("agent-bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	plan := flagplan.Define(fs)
+	fs.StringVar(&cfg.cpuProfile, "cpu-profile", "", "write a CPU profile of the run here")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return config{}, errors.New(usageText)
+		}
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if cfg.plan, err = plan.Plan(); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// run runs the plan as the agent does, under the CPU profiler if asked, and
+// adds the process's numbers to the summary line.
+func run(ctx context.Context, cfg config, stdout io.Writer) error {
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("failed to create CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("failed to start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	return agent.Execute(ctx, cfg.plan, stdout, withProcess)
+}

@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/dilo-operator/dilo/internal/report/runplan"
+)
+
+// pacer is how fast and for how long: a load model, whose loop each worker's
+// goroutine runs.
+type pacer interface {
+	// run sends worker w's requests until the load is over for it.
+	run(w *worker)
+	// unsent is how many of the requests the load meant to send were never
+	// sent, sent having been: errors of class dropped.
+	unsent(sent int64) int64
+}
+
+// newPacer returns the pacer of load, which starts at start. Setting stop
+// ends the load early, at each worker's next request.
+func newPacer(load runplan.Load, start time.Time, timeout time.Duration, stop *atomic.Bool) pacer {
+	if o := load.Open; o != nil {
+		// Requests not sent within one timeout after the sending window are
+		// dropped: the target could not take the rate.
+		return &openPacer{start: start, table: newConstantRate(o.Rate, time.Duration(o.Duration)),
+			hardStop: start.Add(time.Duration(o.Duration) + timeout), stop: stop}
+	}
+	c := load.Closed
+	p := &closedPacer{start: start, conns: steadyConnections(c.Concurrency), until: time.Duration(c.Duration), stop: stop}
+	if c.Requests > 0 {
+		p.budget = new(atomic.Int64)
+		p.budget.Store(c.Requests)
+	}
+	return p
+}
+
+// closedPacer is the closed model: every active connection sends its next
+// request when the previous one ended, until the budget is spent or the
+// duration is over. The end of one request is the start of the next, so one
+// clock read per request.
+type closedPacer struct {
+	start  time.Time
+	conns  connections
+	until  time.Duration // the load's duration; 0: until the budget is spent
+	budget *atomic.Int64 // requests left to send; nil: no cap
+	stop   *atomic.Bool
+}
+
+// connections is the closed model's number of connections over time: worker
+// k sends while k < active(elapsed since the start). A ramp of connections
+// is another implementation.
+type connections interface {
+	active(elapsed time.Duration) int
+}
+
+// steadyConnections is the same number of connections throughout.
+type steadyConnections int
+
+// active is n, whenever.
+func (n steadyConnections) active(time.Duration) int { return int(n) }
+
+// idlePoll is how often a worker that is not among the active connections
+// looks again.
+const idlePoll = 10 * time.Millisecond
+
+// run is the closed model's worker loop.
+func (p *closedPacer) run(w *worker) {
+	now := time.Now()
+	for !p.stop.Load() {
+		elapsed := now.Sub(p.start)
+		if p.until > 0 && elapsed >= p.until {
+			break
+		}
+		if w.id >= p.conns.active(elapsed) { // not needed now: wait, without a connection
+			w.fetch.Close()
+			time.Sleep(idlePoll)
+			now = time.Now()
+			continue
+		}
+		if p.budget != nil && p.budget.Add(-1) < 0 {
+			break
+		}
+		now = w.send(now, now)
+	}
+}
+
+// unsent is none: the closed model sends what it can.
+func (p *closedPacer) unsent(int64) int64 { return 0 }
+
+// openPacer is the open model: requests are intended to start on a fixed
+// timetable. Workers take the next index from one atomic counter; a worker
+// that is free sleeps until its request's intended time, one that is late
+// sends at once. When every worker is busy the timetable keeps running, so
+// requests queue, and every latency, measured from the request's intended
+// time, includes its wait (no coordinated omission). That includes the
+// wake-up delay of the agent's own timer: Go's netpoller sleeps in whole
+// milliseconds, so an idle agent sends up to ~1ms late (as wrk2, whose timers
+// are in milliseconds too).
+type openPacer struct {
+	start    time.Time
+	table    timetable
+	next     atomic.Int64 // the index of the next request to send
+	hardStop time.Time    // a request not sent by then is dropped
+	stop     *atomic.Bool
+}
+
+// timetable is the open model's schedule, a pure function: it holds len()
+// requests, request i intended to start at(i) after the start, in order. A
+// ramp of rates is another implementation: request i when the integral of
+// the rate reaches i.
+type timetable interface {
+	len() int64
+	at(i int64) time.Duration
+}
+
+// constantRate is the timetable of rate requests a second for a duration.
+type constantRate struct {
+	rate, n int64
+}
+
+// newConstantRate returns the timetable of rate requests a second for d:
+// rate*d requests, rounded down. The whole seconds and the rest are
+// multiplied apart, since rate times d in nanoseconds overflows an int64
+// within runplan's limits.
+func newConstantRate(rate int, d time.Duration) constantRate {
+	r, s := int64(rate), int64(time.Second)
+	return constantRate{rate: r, n: r*(int64(d)/s) + r*(int64(d)%s)/s}
+}
+
+// len is the number of requests.
+func (c constantRate) len() int64 { return c.n }
+
+// at is i/rate seconds, computed without accumulating error.
+func (c constantRate) at(i int64) time.Duration {
+	return time.Duration(i/c.rate)*time.Second + time.Duration(i%c.rate*int64(time.Second)/c.rate)
+}
+
+// run is the open model's worker loop.
+func (p *openPacer) run(w *worker) {
+	for !p.stop.Load() {
+		i := p.next.Add(1) - 1
+		if i >= p.table.len() {
+			break
+		}
+		intended := p.start.Add(p.table.at(i))
+		now := time.Now()
+		if d := intended.Sub(now); d > 0 {
+			time.Sleep(d)
+			now = time.Now()
+		}
+		if now.After(p.hardStop) {
+			break
+		}
+		w.send(intended, now)
+	}
+}
+
+// unsent is what the timetable held beyond the requests sent, unless the load
+// was stopped early: those were never due.
+func (p *openPacer) unsent(sent int64) int64 {
+	if p.stop.Load() {
+		return 0
+	}
+	return max(p.table.len()-sent, 0)
+}
