@@ -61,6 +61,13 @@ const (
 	ReasonResultUnreadable = "ResultUnreadable"
 	// ReasonThresholdBroken: the merged results break spec.thresholds.
 	ReasonThresholdBroken = "ThresholdBroken"
+	// ReasonReferenceNotFound: a Secret or ConfigMap, or a key of one, that the test
+	// reads (headers, bodies, the TLS CA) does not exist when the run starts.
+	ReasonReferenceNotFound = "ReferenceNotFound"
+	// ReasonTLSFailed: requests failed the TLS handshake with the Service: its
+	// certificate did not verify against spec.test.tls.ca, or it did not negotiate
+	// HTTP/2 when spec.test.protocol asked for it.
+	ReasonTLSFailed = "TLSFailed"
 )
 
 // Reasons of a LoadTest's Queued condition (and of the Events recorded when a run is

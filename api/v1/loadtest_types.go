@@ -28,6 +28,22 @@ const (
 	MaxPodTemplateKeys = 64
 	MaxTolerations     = 32
 
+	// Requests: spec.test.requests, headers and bodies. MaxBodyBytes bounds a body read
+	// from a ConfigMap or Secret key (the agent refuses a larger one); an inline
+	// body.text is bounded by MaxInlineBodyLength characters and by MaxEncodedBytes.
+	MaxRequests          = 16
+	MaxWeight            = 1000
+	MaxHeaders           = 32
+	MaxHeaderNameLength  = 256
+	MaxHeaderValueLength = 8192
+	MaxInlineBodyLength  = 16384
+	MaxBodyBytes         = 1 << 20
+	MaxStages            = 32
+
+	// ProtocolHTTP11 and ProtocolHTTP2 are spec.test.protocol's values.
+	ProtocolHTTP11 = "HTTP/1.1"
+	ProtocolHTTP2  = "HTTP/2"
+
 	DefaultMethod         = "GET"
 	DefaultRepeat         = 100
 	DefaultConcurrency    = 1
@@ -194,19 +210,29 @@ type AgentPodSpec struct {
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 }
 
-// TestSpec is the HTTP request every load-generator pod sends, and how often.
+// TestSpec is what the load-generator pods send, and how much. Load fields come in two
+// kinds: rate, concurrency and repeat are each pod's (every pod sends them in full), and
+// the fields named total... (and stages) are the whole test's, split exactly across the
+// replicas: pod i of n gets total/n, plus one if i < total%n.
 // +kubebuilder:validation:XValidation:rule="!has(self.rate) || has(self.durationSeconds)",message="must be set when rate is: an open-model run sends rate requests per second for durationSeconds",fieldPath=".durationSeconds",reason=FieldValueRequired
-// +kubebuilder:validation:XValidation:rule="!has(self.durationSeconds) || has(self.rate)",message="must be set when durationSeconds is: an open-model run sends rate requests per second for durationSeconds",fieldPath=".rate",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.durationSeconds) || has(self.rate) || has(self.totalRate)",message="must be set when durationSeconds is: an open-model run sends rate requests per second for durationSeconds",fieldPath=".rate",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.totalRate) || has(self.durationSeconds)",message="must be set when totalRate is: an open-model run sends totalRate requests per second for durationSeconds",fieldPath=".durationSeconds",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!(has(self.rate) && has(self.totalRate))",message="rate (each pod's) and totalRate (the whole test's) exclude each other",fieldPath=".totalRate"
+// +kubebuilder:validation:XValidation:rule="has(self.path) != has(self.requests)",message="exactly one of path (a single request) and requests (a weighted mix) must be set",fieldPath=".path",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.requests) || (!has(self.body) && !has(self.method))",message="a mix of requests takes each request's method and body from requests: set them there",fieldPath=".requests"
+// +kubebuilder:validation:XValidation:rule="!has(self.stages) || (!has(self.rate) && !has(self.totalRate) && !has(self.durationSeconds))",message="stages say how much load and for how long: rate, totalRate and durationSeconds must not be set with them",fieldPath=".stages"
+// +kubebuilder:validation:XValidation:rule="!has(self.protocol) || self.protocol != 'HTTP/2' || has(self.tls)",message="HTTP/2 is negotiated over TLS (ALPN): set tls",fieldPath=".protocol",reason=FieldValueRequired
 type TestSpec struct {
-	// method is the HTTP method of every request. The webhook defaults it to GET
-	// and turns it to upper case.
+	// method is the HTTP method of every request, when path names a single request.
+	// The webhook defaults it to GET and turns it to upper case. With requests, each
+	// request has its own method instead.
 	// +kubebuilder:validation:Enum=GET;HEAD;POST;PUT;PATCH;DELETE;OPTIONS
 	// +optional
 	Method string `json:"method,omitempty"`
 
 	// serviceName is the Service, in the LoadTest's namespace, that receives the
-	// requests (http://<serviceName>.<namespace>.svc:<port><path>). It must exist and
-	// must not be of type ExternalName.
+	// requests (http://<serviceName>.<namespace>.svc:<port><path>, or https:// with
+	// tls). It must exist and must not be of type ExternalName.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
@@ -218,18 +244,58 @@ type TestSpec struct {
 	// +optional
 	Port *intstr.IntOrString `json:"port,omitempty"`
 
-	// path is the request target: an absolute path, optionally with a query
-	// ("/search?q=x"), in printable ASCII with no spaces. The webhook allows only the
-	// characters RFC 3986 allows in a path and query (letters, digits, -._~!$&'()*+,;=:@/?
-	// and %XX escapes): percent-encode the rest. It must not start with "//" nor hold
-	// a fragment ("#").
+	// path is the request target of a single request: an absolute path, optionally
+	// with a query ("/search?q=x"), in printable ASCII with no spaces. The webhook
+	// allows only the characters RFC 3986 allows in a path and query (letters, digits,
+	// -._~!$&'()*+,;=:@/? and %XX escapes): percent-encode the rest. It must not start
+	// with "//" nor hold a fragment ("#"). Exactly one of path and requests is set.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^/[!-~]*$`
-	Path string `json:"path"`
+	// +optional
+	Path string `json:"path,omitempty"`
+
+	// headers are sent with every request, after DiLO's own Host, User-Agent, Accept
+	// and Content-Length (a header named here replaces DiLO's User-Agent or Accept). A
+	// request of requests may add its own; one of the same name replaces the one here.
+	// Names are RFC 9110 tokens; Host, Content-Length, Transfer-Encoding, Connection,
+	// Keep-Alive, Proxy-Connection, TE, Trailer and Upgrade are the agent's and refused.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Headers []Header `json:"headers,omitempty"`
+
+	// body is the single request's body (with path); Content-Length is set by the
+	// agent. With requests, each request has its own body instead.
+	// +optional
+	Body *Body `json:"body,omitempty"`
+
+	// requests is a weighted mix of named requests, sent in place of the single one of
+	// method, path and body: each pod sends request r with probability weight(r) / the
+	// sum of the weights, exactly over every cycle of that many requests, in an order
+	// spread evenly through the cycle. Results are reported per request name too.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Requests []Request `json:"requests,omitempty"`
+
+	// tls makes the requests HTTPS: TLS to the Service, with SNI and the certificate
+	// checked for the name <serviceName>.<namespace>.svc, against the CA bundle of
+	// tls.ca (or not checked at all, with tls.insecureSkipVerify).
+	// +optional
+	TLS *TLS `json:"tls,omitempty"`
+
+	// protocol is the HTTP version: HTTP/1.1 (the default), or HTTP/2, which needs tls
+	// and is negotiated by ALPN: a server that does not choose h2 fails every request
+	// with an error of class "tls".
+	// +kubebuilder:validation:Enum=HTTP/1.1;HTTP/2
+	// +optional
+	Protocol string `json:"protocol,omitempty"`
 
 	// repeat is how many requests each pod sends. The webhook defaults it to 100.
-	// Ignored when rate is set.
+	// Ignored when rate, totalRate or stages are set.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000000
 	// +optional
@@ -237,12 +303,21 @@ type TestSpec struct {
 
 	// concurrency is how many keep-alive connections each pod sends on at once
 	// (closed model: each connection sends its next request when the previous one
-	// ended). Defaults to 1.
+	// ended; open model: the most requests a pod has in flight). Defaults to 1.
+	// Ignored when totalConcurrency is set, or with stages of totalConcurrency.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	Concurrency *int32 `json:"concurrency,omitempty"`
+
+	// totalConcurrency is concurrency for the test as a whole: the connections of all
+	// pods together, split across the replicas (at least one each). It replaces
+	// concurrency.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	TotalConcurrency *int32 `json:"totalConcurrency,omitempty"`
 
 	// timeoutSeconds bounds each request, from its send to the end of its response;
 	// a request past it counts as an error of class "timeout". Defaults to 10.
@@ -252,7 +327,7 @@ type TestSpec struct {
 	// +optional
 	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
 
-	// rate switches a pod to the open model: it starts rate requests per second, for
+	// rate switches each pod to the open model: it starts rate requests per second, for
 	// durationSeconds, whether or not earlier ones have answered, and measures each
 	// latency from the request's intended start (no coordinated omission). Set with
 	// durationSeconds; repeat is then ignored.
@@ -261,11 +336,176 @@ type TestSpec struct {
 	// +optional
 	Rate *int32 `json:"rate,omitempty"`
 
-	// durationSeconds is how long an open-model (rate) run sends. Set with rate.
+	// totalRate is rate for the test as a whole: requests per second of all pods
+	// together, split across the replicas (at least one per pod). Set with
+	// durationSeconds, in place of rate.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000000
+	// +optional
+	TotalRate *int32 `json:"totalRate,omitempty"`
+
+	// durationSeconds is how long an open-model (rate or totalRate) run sends.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=86400
 	// +optional
 	DurationSeconds *int32 `json:"durationSeconds,omitempty"`
+
+	// stages make the load change over time, for the test as a whole: each stage goes
+	// linearly, over its durationSeconds, from the previous stage's target (0 before the
+	// first) to its own; a stage of 0 seconds jumps. Either every stage has totalRate
+	// (the open model, as k6's ramping-arrival-rate: the arrival rate ramps, and each
+	// latency is still measured from its request's intended start; concurrency or
+	// totalConcurrency bound the requests in flight) or every stage has
+	// totalConcurrency (the closed model: the number of connections ramps). The run
+	// sends for the stages' total duration; each stage's target is split across the
+	// replicas as the total fields are.
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(s, has(s.totalRate)) || self.all(s, has(s.totalConcurrency))",message="every stage must set totalRate (open model), or every stage totalConcurrency (closed model)"
+	// +kubebuilder:validation:XValidation:rule="self.map(s, s.durationSeconds).sum() >= 1 && self.map(s, s.durationSeconds).sum() <= 86400",message="the stages must last 1 to 86400 seconds in total"
+	// +optional
+	Stages []Stage `json:"stages,omitempty"`
+}
+
+// Header is one request header: a name and a value, inline or from a key of a Secret or
+// ConfigMap in the LoadTest's namespace.
+// +kubebuilder:validation:XValidation:rule="has(self.value) != has(self.valueFrom)",message="exactly one of value and valueFrom must be set"
+type Header struct {
+	// name is the header's field name, an RFC 9110 token ("Authorization", "X-Trace").
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name"`
+
+	// value is the header's value: visible characters, spaces and tabs, with no space
+	// at either end (RFC 9110 field-value). Put secrets in a Secret and use valueFrom.
+	// +kubebuilder:validation:MaxLength=8192
+	// +optional
+	Value *string `json:"value,omitempty"`
+
+	// valueFrom reads the value from a Secret or ConfigMap key when the run starts; a
+	// final newline is dropped. A Secret's value is mounted into the pods as a file and
+	// is never written into the pods' spec, DiLO's logs, Events or status.
+	// +optional
+	ValueFrom *ValueSource `json:"valueFrom,omitempty"`
+}
+
+// ValueSource is a key of a Secret or ConfigMap in the LoadTest's namespace: exactly one
+// of secretKeyRef and configMapKeyRef. A run whose Secret or ConfigMap, or key, is
+// missing when it starts fails with reason ReferenceNotFound before any pod exists. The
+// author of the LoadTest must be allowed to get it.
+// +kubebuilder:validation:XValidation:rule="has(self.secretKeyRef) != has(self.configMapKeyRef)",message="exactly one of secretKeyRef and configMapKeyRef must be set"
+type ValueSource struct {
+	// secretKeyRef is a key of a Secret.
+	// +optional
+	SecretKeyRef *KeyRef `json:"secretKeyRef,omitempty"`
+	// configMapKeyRef is a key of a ConfigMap.
+	// +optional
+	ConfigMapKeyRef *KeyRef `json:"configMapKeyRef,omitempty"`
+}
+
+// KeyRef names a key of a Secret or ConfigMap in the LoadTest's namespace.
+type KeyRef struct {
+	// name is the Secret's or ConfigMap's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+	// key is the key in its data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// Body is a request body: inline text, or the bytes of a Secret or ConfigMap key (at
+// most 1 MiB). The agent sets Content-Length; set Content-Type with a header.
+// +kubebuilder:validation:XValidation:rule="has(self.text) != has(self.valueFrom)",message="exactly one of text and valueFrom must be set"
+type Body struct {
+	// text is the body, as it is (UTF-8), at most 16384 characters.
+	// +kubebuilder:validation:MaxLength=16384
+	// +optional
+	Text *string `json:"text,omitempty"`
+	// valueFrom reads the body from a Secret or ConfigMap key (a ConfigMap's binaryData
+	// too), byte for byte, when the run starts.
+	// +optional
+	ValueFrom *ValueSource `json:"valueFrom,omitempty"`
+}
+
+// Request is one request of a weighted mix.
+type Request struct {
+	// name identifies the request in the results: a DNS label ("get-items").
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// weight is the request's share of the mix, relative to the other requests'.
+	// Defaults to 1.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Weight *int32 `json:"weight,omitempty"`
+
+	// method is the request's HTTP method; the webhook defaults it to GET and turns it
+	// to upper case.
+	// +kubebuilder:validation:Enum=GET;HEAD;POST;PUT;PATCH;DELETE;OPTIONS
+	// +optional
+	Method string `json:"method,omitempty"`
+
+	// path is the request target, as spec.test.path.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^/[!-~]*$`
+	Path string `json:"path"`
+
+	// headers are added to spec.test.headers for this request; one of the same name
+	// replaces the one there.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Headers []Header `json:"headers,omitempty"`
+
+	// body is the request's body.
+	// +optional
+	Body *Body `json:"body,omitempty"`
+}
+
+// TLS is how the agents speak TLS to the Service.
+// +kubebuilder:validation:XValidation:rule="has(self.ca) != (has(self.insecureSkipVerify) && self.insecureSkipVerify)",message="exactly one of ca and insecureSkipVerify: true must be set"
+type TLS struct {
+	// ca is the PEM bundle of the certificate authorities the Service's certificate
+	// must chain to: a key of a ConfigMap (as trust-manager writes them) or a Secret
+	// (as cert-manager does, key ca.crt).
+	// +optional
+	CA *ValueSource `json:"ca,omitempty"`
+	// insecureSkipVerify accepts any certificate: traffic is encrypted but the Service
+	// is not authenticated. The webhook warns about it.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+}
+
+// Stage is one stage of a load that changes over time: the test as a whole goes,
+// linearly over durationSeconds, from the previous stage's target to this one.
+// +kubebuilder:validation:XValidation:rule="has(self.totalRate) != has(self.totalConcurrency)",message="exactly one of totalRate and totalConcurrency must be set"
+type Stage struct {
+	// durationSeconds is how long the stage lasts; 0 jumps to its target.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	DurationSeconds int32 `json:"durationSeconds"`
+	// totalRate is the arrival rate, requests per second of all pods together, at the
+	// stage's end.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000000
+	// +optional
+	TotalRate *int32 `json:"totalRate,omitempty"`
+	// totalConcurrency is the number of connections of all pods together at the
+	// stage's end.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	TotalConcurrency *int32 `json:"totalConcurrency,omitempty"`
 }
 
 // Thresholds are the limits a run's merged results must keep; a run that breaks one
@@ -410,6 +650,28 @@ type Results struct {
 	RequestsPerSecond string `json:"requestsPerSecond"`
 	// latency summarises the merged latency histogram.
 	Latency Latency `json:"latency"`
+	// byRequest are the results per request name, for a mix of requests
+	// (spec.test.requests); their counts add up to the totals above.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	ByRequest []RequestResults `json:"byRequest,omitempty"`
+}
+
+// RequestResults are the merged results of one request of a mix.
+type RequestResults struct {
+	// name is the request's name in spec.test.requests.
+	Name string `json:"name"`
+	// requests, errors, errorRatio, errorsByClass, codes and latency are as in Results,
+	// for this request alone.
+	Requests   int64  `json:"requests"`
+	Errors     int64  `json:"errors"`
+	ErrorRatio string `json:"errorRatio"`
+	// +optional
+	ErrorsByClass map[string]int64 `json:"errorsByClass,omitempty"`
+	// +optional
+	Codes   map[string]int64 `json:"codes,omitempty"`
+	Latency Latency          `json:"latency"`
 }
 
 // Latency summarises a latency distribution.

@@ -3,6 +3,7 @@ package v1
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,10 +35,25 @@ func (lt *LoadTest) Default() {
 // them, so that defaulting a shallow copy leaves the original as it was. It is
 // idempotent.
 func (t *TestSpec) Default() {
-	if t.Method == "" {
-		t.Method = DefaultMethod
+	if len(t.Requests) == 0 {
+		if t.Method == "" {
+			t.Method = DefaultMethod
+		}
+		t.Method = asciiUpper(t.Method)
+	} else {
+		// A new slice: the requests are written, and the caller's must stay as they are.
+		t.Requests = slices.Clone(t.Requests)
+		for i := range t.Requests {
+			r := &t.Requests[i]
+			if r.Method == "" {
+				r.Method = DefaultMethod
+			}
+			r.Method = asciiUpper(r.Method)
+			if r.Weight == nil {
+				r.Weight = ptrTo(int32(1))
+			}
+		}
 	}
-	t.Method = asciiUpper(t.Method)
 	if t.Repeat == nil {
 		t.Repeat = ptrTo(int32(DefaultRepeat))
 	}
@@ -125,3 +141,78 @@ func asciiUpper(s string) string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// Share is replica's part of total, a load given for the test as a whole, split
+// across replicas pods: total/replicas each, and one more for the first
+// total%replicas of them, so that the shares add up to total exactly.
+func Share(total, replicas, replica int32) int32 {
+	if replicas <= 0 {
+		return 0
+	}
+	s := total / replicas
+	if replica < total%replicas {
+		s++
+	}
+	return s
+}
+
+// ValueRef is a Secret or ConfigMap key the test reads, and the first field that
+// names it.
+type ValueRef struct {
+	Secret    bool // a Secret's key; else a ConfigMap's
+	Name, Key string
+	Field     string // e.g. spec.test.requests[1].headers[0].valueFrom
+}
+
+// Kind is "Secret" or "ConfigMap".
+func (r ValueRef) Kind() string {
+	if r.Secret {
+		return "Secret"
+	}
+	return "ConfigMap"
+}
+
+// ValueRefs lists the distinct Secret and ConfigMap keys the test reads (header
+// values, bodies, the TLS CA), in the order the spec names them.
+func (t *TestSpec) ValueRefs() []ValueRef {
+	var refs []ValueRef
+	add := func(vs *ValueSource, field string) {
+		if vs == nil {
+			return
+		}
+		r := ValueRef{Field: field}
+		switch {
+		case vs.SecretKeyRef != nil:
+			r.Secret, r.Name, r.Key = true, vs.SecretKeyRef.Name, vs.SecretKeyRef.Key
+		case vs.ConfigMapKeyRef != nil:
+			r.Name, r.Key = vs.ConfigMapKeyRef.Name, vs.ConfigMapKeyRef.Key
+		default:
+			return
+		}
+		for _, o := range refs {
+			if o.Secret == r.Secret && o.Name == r.Name && o.Key == r.Key {
+				return
+			}
+		}
+		refs = append(refs, r)
+	}
+	headers := func(hs []Header, field string) {
+		for i, h := range hs {
+			add(h.ValueFrom, fmt.Sprintf("%s[%d].valueFrom", field, i))
+		}
+	}
+	if t.TLS != nil {
+		add(t.TLS.CA, "spec.test.tls.ca")
+	}
+	headers(t.Headers, "spec.test.headers")
+	if t.Body != nil {
+		add(t.Body.ValueFrom, "spec.test.body.valueFrom")
+	}
+	for i, r := range t.Requests {
+		headers(r.Headers, fmt.Sprintf("spec.test.requests[%d].headers", i))
+		if r.Body != nil {
+			add(r.Body.ValueFrom, fmt.Sprintf("spec.test.requests[%d].body.valueFrom", i))
+		}
+	}
+	return refs
+}

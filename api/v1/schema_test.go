@@ -228,7 +228,11 @@ func TestKubectlExplain(t *testing.T) {
 		says  []string
 	}{
 		{"loadtest.spec.test.repeat", []string{"FIELD: repeat <integer>", "how many requests each pod sends", "defaults it to 100"}},
-		{"loadtest.spec.test", []string{"serviceName\t<string> -required-", "path\t<string> -required-", "method\t<string>"}},
+		{"loadtest.spec.test", []string{"serviceName\t<string> -required-", "path\t<string>", "method\t<string>", "requests\t<[]Object>", "stages\t<[]Object>"}},
+		{"loadtest.spec.test.totalRate", []string{"for the test as a whole", "split across the replicas"}},
+		{"loadtest.spec.test.rate", []string{"each pod"}},
+		{"loadtest.spec.test.concurrency", []string{"each pod sends on"}},
+		{"loadtest.spec.test.headers.valueFrom", []string{"never written into the pods' spec"}},
 		{"ld.spec.replicas", []string{"how many load-generator pods"}},
 		{"simpledeployment.spec.sleepytime", []string{"string of digits"}},
 	}

@@ -105,41 +105,126 @@ func (p Policy) Deadline(spec *dilov1.LoadTestSpec) time.Duration {
 	return p.DefaultDeadline
 }
 
-// CheckLoad checks the load spec asks for against p's ceilings: replicas, connections
-// (replicas × concurrency), request rate (replicas × rate) and the deadline, every
-// problem a field error.
+// CheckLoad checks the load spec asks for against p's ceilings: replicas, connections,
+// request rate and the deadline, every problem a field error. Connections and rate are
+// the whole test's, however the spec says them: replicas × each pod's concurrency or
+// rate, a total field, or the largest target of the stages.
 func (p Policy) CheckLoad(spec *dilov1.LoadTestSpec) field.ErrorList {
-	sp, test := field.NewPath("spec"), field.NewPath("spec", "test")
+	sp := field.NewPath("spec")
 	var errs field.ErrorList
 	if spec.Replicas < 1 || spec.Replicas > p.MaxReplicas {
 		errs = append(errs, field.Invalid(sp.Child("replicas"), spec.Replicas, fmt.Sprintf(
 			"must be from 1 to %d, the most load-generator pods this cluster's DiLO runs per LoadTest (the manager's --max-replicas)", p.MaxReplicas)))
 	}
 	replicas := int64(max(spec.Replicas, 1))
-	if c := int64(ptr.Deref(spec.Test.Concurrency, dilov1.DefaultConcurrency)); p.MaxConnections > 0 && replicas*c > p.MaxConnections {
-		errs = append(errs, field.Invalid(test.Child("concurrency"), c, fmt.Sprintf(
-			"%d replicas × %d connections = %d connections, more than the %d this cluster's DiLO allows one LoadTest (the manager's --max-connections-per-loadtest)",
-			replicas, c, replicas*c, p.MaxConnections)))
+	if c := connections(spec, replicas); p.MaxConnections > 0 && c.total > p.MaxConnections {
+		errs = append(errs, field.Invalid(c.path, c.value, fmt.Sprintf(
+			"%s connections, more than the %d this cluster's DiLO allows one LoadTest (the manager's --max-connections-per-loadtest)",
+			c.how, p.MaxConnections)))
 	}
-	if spec.Test.Rate != nil && p.MaxRate > 0 && replicas*int64(*spec.Test.Rate) > p.MaxRate {
-		r := int64(*spec.Test.Rate)
-		errs = append(errs, field.Invalid(test.Child("rate"), r, fmt.Sprintf(
-			"%d replicas × %d requests/s = %d requests/s, more than the %d this cluster's DiLO allows one LoadTest (the manager's --max-rate-per-loadtest)",
-			replicas, r, replicas*r, p.MaxRate)))
+	if r := rate(spec, replicas); p.MaxRate > 0 && r.total > p.MaxRate {
+		errs = append(errs, field.Invalid(r.path, r.value, fmt.Sprintf(
+			"%s requests/s, more than the %d this cluster's DiLO allows one LoadTest (the manager's --max-rate-per-loadtest)",
+			r.how, p.MaxRate)))
 	}
 	if d := spec.DeadlineSeconds; d != nil && p.MaxDeadline > 0 && time.Duration(*d)*time.Second > p.MaxDeadline {
 		errs = append(errs, field.Invalid(sp.Child("deadlineSeconds"), *d, fmt.Sprintf(
 			"must be at most %d, the longest run this cluster's DiLO allows (the manager's --max-deadline)", int64(p.MaxDeadline/time.Second))))
 	}
-	if deadline, dur := p.Deadline(spec), spec.Test.DurationSeconds; deadline > 0 && dur != nil &&
-		time.Duration(*dur)*time.Second+dilov1.StartDelaySeconds*time.Second > deadline {
+	if deadline, s := p.Deadline(spec), sending(&spec.Test); deadline > 0 && s.path != nil &&
+		time.Duration(s.seconds+dilov1.StartDelaySeconds)*time.Second > deadline {
 		detail := fmt.Sprintf("must leave time for the start within the run's deadline of %ds", int64(deadline/time.Second))
+		if s.stages {
+			detail = fmt.Sprintf("the stages last %ds in all, which %s", s.seconds, detail)
+		}
 		if spec.DeadlineSeconds == nil {
 			detail += " (the manager's --default-deadline, as spec.deadlineSeconds is unset)"
 		}
-		errs = append(errs, field.Invalid(test.Child("durationSeconds"), *dur, detail))
+		errs = append(errs, field.Invalid(s.path, s.seconds, detail))
 	}
 	return errs
+}
+
+// amount is how much of something (connections, requests per second) a whole test
+// asks for, and the field that says it, for an error message.
+type amount struct {
+	total int64
+	path  *field.Path
+	value int64  // the field's value
+	how   string // how total is reached, ending with total
+}
+
+// connections is how many connections the test holds at most: the largest target of
+// stages of totalConcurrency, else totalConcurrency, else replicas × concurrency. A
+// total below replicas still gives each pod one.
+func connections(spec *dilov1.LoadTestSpec, replicas int64) amount {
+	test := field.NewPath("spec", "test")
+	if i, n := largestStage(spec.Test.Stages, func(s dilov1.Stage) *int32 { return s.TotalConcurrency }); i >= 0 {
+		n = max(n, replicas)
+		return amount{n, test.Child("stages").Index(i).Child("totalConcurrency"), n, fmt.Sprint(n)}
+	}
+	if tc := spec.Test.TotalConcurrency; tc != nil {
+		n := max(int64(*tc), replicas)
+		return amount{n, test.Child("totalConcurrency"), int64(*tc), fmt.Sprint(n)}
+	}
+	c := int64(ptr.Deref(spec.Test.Concurrency, dilov1.DefaultConcurrency))
+	return amount{replicas * c, test.Child("concurrency"), c, fmt.Sprintf("%d replicas × %d connections = %d", replicas, c, replicas*c)}
+}
+
+// rate is how many requests per second the test sends at most: the largest target of
+// stages of totalRate, else totalRate, else replicas × rate; 0 for a closed-model test,
+// whose rate is its Service's to decide.
+func rate(spec *dilov1.LoadTestSpec, replicas int64) amount {
+	test := field.NewPath("spec", "test")
+	if i, n := largestStage(spec.Test.Stages, func(s dilov1.Stage) *int32 { return s.TotalRate }); i >= 0 {
+		return amount{n, test.Child("stages").Index(i).Child("totalRate"), n, fmt.Sprint(n)}
+	}
+	if tr := spec.Test.TotalRate; tr != nil {
+		n := max(int64(*tr), replicas)
+		return amount{n, test.Child("totalRate"), int64(*tr), fmt.Sprint(n)}
+	}
+	if r := spec.Test.Rate; r != nil {
+		n := int64(*r)
+		return amount{replicas * n, test.Child("rate"), n, fmt.Sprintf("%d replicas × %d requests/s = %d", replicas, n, replicas*n)}
+	}
+	return amount{}
+}
+
+// largestStage is the index and value of the largest target of stages that target
+// gives, the first of equals; -1 when no stage has one.
+func largestStage(stages []dilov1.Stage, target func(dilov1.Stage) *int32) (int, int64) {
+	best, value := -1, int64(0)
+	for i, s := range stages {
+		if v := target(s); v != nil && (best < 0 || int64(*v) > value) {
+			best, value = i, int64(*v)
+		}
+	}
+	return best, value
+}
+
+// sendTime is how long a run sends, when the spec says it: the field that says it (nil
+// for a closed-model run of repeat requests, whose length nobody knows beforehand), and
+// whether that is the stages' total.
+type sendTime struct {
+	path    *field.Path
+	seconds int64
+	stages  bool
+}
+
+// sending is how long a run of test sends: the stages' total, or durationSeconds.
+func sending(test *dilov1.TestSpec) sendTime {
+	tp := field.NewPath("spec", "test")
+	if len(test.Stages) > 0 {
+		var total int64
+		for _, s := range test.Stages {
+			total += int64(s.DurationSeconds)
+		}
+		return sendTime{tp.Child("stages"), total, true}
+	}
+	if d := test.DurationSeconds; d != nil {
+		return sendTime{tp.Child("durationSeconds"), int64(*d), false}
+	}
+	return sendTime{}
 }
 
 // CheckReservedKeys refuses the label and annotation keys of pt that are DiLO's.

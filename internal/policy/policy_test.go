@@ -57,6 +57,32 @@ func TestCheckLoad(t *testing.T) {
 			"spec.deadlineSeconds: Invalid value: 3601: must be at most 3600, the longest run this cluster's DiLO allows (the manager's --max-deadline)"}},
 		{name: "a duration past the default deadline", spec: spec(1, func(t *dilov1.TestSpec) { t.Rate, t.DurationSeconds = ptr.To[int32](1), ptr.To[int32](600) }), want: []string{
 			"spec.test.durationSeconds: Invalid value: 600: must leave time for the start within the run's deadline of 600s (the manager's --default-deadline, as spec.deadlineSeconds is unset)"}},
+		{name: "totals at the ceilings", spec: spec(10, func(t *dilov1.TestSpec) {
+			t.TotalConcurrency, t.TotalRate, t.DurationSeconds = ptr.To[int32](100), ptr.To[int32](1000), ptr.To[int32](595)
+		})},
+		{name: "totalConcurrency", spec: spec(10, func(t *dilov1.TestSpec) { t.TotalConcurrency = ptr.To[int32](101) }), want: []string{
+			"spec.test.totalConcurrency: Invalid value: 101: 101 connections, more than the 100 this cluster's DiLO allows one LoadTest (the manager's --max-connections-per-loadtest)"}},
+		{name: "totalConcurrency replaces concurrency", spec: spec(10, func(t *dilov1.TestSpec) {
+			t.Concurrency, t.TotalConcurrency = ptr.To[int32](1000), ptr.To[int32](20)
+		})},
+		{name: "totalRate", spec: spec(4, func(t *dilov1.TestSpec) { t.TotalRate, t.DurationSeconds = ptr.To[int32](1001), ptr.To[int32](60) }), want: []string{
+			"spec.test.totalRate: Invalid value: 1001: 1001 requests/s, more than the 1000 this cluster's DiLO allows one LoadTest (the manager's --max-rate-per-loadtest)"}},
+		{name: "stages of totalRate: the highest counts", spec: spec(4, func(t *dilov1.TestSpec) {
+			t.Stages = []dilov1.Stage{{DurationSeconds: 60, TotalRate: ptr.To[int32](500)}, {DurationSeconds: 60, TotalRate: ptr.To[int32](1200)}, {DurationSeconds: 60, TotalRate: ptr.To[int32](0)}}
+		}), want: []string{
+			"spec.test.stages[1].totalRate: Invalid value: 1200: 1200 requests/s, more than the 1000 this cluster's DiLO allows one LoadTest (the manager's --max-rate-per-loadtest)"}},
+		{name: "stages of totalConcurrency: the highest counts", spec: spec(4, func(t *dilov1.TestSpec) {
+			t.Concurrency = ptr.To[int32](1000)
+			t.Stages = []dilov1.Stage{{DurationSeconds: 60, TotalConcurrency: ptr.To[int32](150)}, {DurationSeconds: 60, TotalConcurrency: ptr.To[int32](50)}}
+		}), want: []string{
+			"spec.test.stages[0].totalConcurrency: Invalid value: 150: 150 connections, more than the 100 this cluster's DiLO allows one LoadTest (the manager's --max-connections-per-loadtest)"}},
+		{name: "stages within every ceiling", spec: spec(4, func(t *dilov1.TestSpec) {
+			t.Stages = []dilov1.Stage{{DurationSeconds: 300, TotalRate: ptr.To[int32](1000)}, {DurationSeconds: 295, TotalRate: ptr.To[int32](0)}}
+		})},
+		{name: "stages past the default deadline", spec: spec(4, func(t *dilov1.TestSpec) {
+			t.Stages = []dilov1.Stage{{DurationSeconds: 300, TotalRate: ptr.To[int32](10)}, {DurationSeconds: 296, TotalRate: ptr.To[int32](10)}}
+		}), want: []string{
+			"spec.test.stages: Invalid value: 596: the stages last 596s in all, which must leave time for the start within the run's deadline of 600s (the manager's --default-deadline, as spec.deadlineSeconds is unset)"}},
 		{name: "every problem at once", spec: spec(20, func(t *dilov1.TestSpec) {
 			t.Concurrency, t.Rate, t.DurationSeconds = ptr.To[int32](10), ptr.To[int32](100), ptr.To[int32](1)
 		}), want: []string{
@@ -75,6 +101,11 @@ func TestCheckLoad(t *testing.T) {
 	unlimited.MaxConnections, unlimited.MaxRate, unlimited.MaxDeadline, unlimited.DefaultDeadline = 0, 0, 0, 0
 	if errs := unlimited.CheckLoad(spec(10, func(t *dilov1.TestSpec) {
 		t.Concurrency, t.Rate, t.DurationSeconds = ptr.To[int32](1000), ptr.To[int32](100000), ptr.To[int32](86400)
+	})); len(errs) > 0 {
+		t.Errorf("CheckLoad with no ceilings: %v", errs)
+	}
+	if errs := unlimited.CheckLoad(spec(10, func(t *dilov1.TestSpec) {
+		t.TotalConcurrency, t.Stages = ptr.To[int32](1_000_000), []dilov1.Stage{{DurationSeconds: 86400, TotalRate: ptr.To[int32](100_000_000)}}
 	})); len(errs) > 0 {
 		t.Errorf("CheckLoad with no ceilings: %v", errs)
 	}

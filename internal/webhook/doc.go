@@ -2,7 +2,8 @@
 // LoadTest and the validator of SimpleDeployment, so that `kubectl apply` answers at
 // once, naming every field that is wrong.
 //
-// The defaulter fills in method (GET, upper-cased) and repeat (100). The API server
+// The defaulter fills in method (GET, upper-cased), or each request's method and
+// weight (1) for a mix, and repeat (100) unless there are stages. The API server
 // calls it only when there is something to do (the matchCondition on its marker in
 // loadtest.go): every admission webhook call adds a round trip to each create. The
 // defaults that need no code (concurrency, timeoutSeconds, updatePolicy) are in the
@@ -25,7 +26,26 @@
 //     type ExternalName (DiLO never relays load to hosts outside the cluster), and
 //     spec.test.port one of its ports; a Service without ready endpoints is accepted
 //     with a warning, since its pods may still be starting;
-//   - thresholds: maxErrorRatio a decimal from 0 to 1, latencies positive.
+//   - thresholds: maxErrorRatio a decimal from 0 to 1, latencies positive;
+//   - exactly one of path and requests; each request of a mix has a DNS-label name of
+//     its own, a method, a path as spec.test.path and a weight from 1 to 1000;
+//   - headers (the test's and each request's): names RFC 9110 tokens, set once per
+//     list whatever their case, none of the agent's framing and connection headers
+//     (internal/httpfield); inline values that cannot end the header; exactly one of
+//     value and valueFrom. A body is inline text or a key, and one on GET or HEAD is
+//     accepted with a warning;
+//   - tls: exactly one of ca and insecureSkipVerify (accepted with a warning); HTTP/2
+//     only with tls;
+//   - load: rate and totalRate exclude each other; totals, split across the replicas,
+//     give each pod at least one and none more than one pod may send; stages all of
+//     one kind, without rate, totalRate, durationSeconds and repeat, lasting 1 to
+//     86400 seconds; and the manager's ceilings (policy.CheckLoad) on connections,
+//     rate and deadline, however the spec says them;
+//   - every Secret and ConfigMap a test reads (headers, bodies, the TLS CA) is one its
+//     author may get, as a SubjectAccessReview tells: DiLO must not read for them what
+//     they could not read themselves. One they may get that is missing, or a ConfigMap
+//     without the key, is accepted with a warning; Secrets are read as metadata only,
+//     so that no Secret value ever reaches the webhook.
 //
 // Edits while a run is going (status.state pending or executing) follow the
 // spec.updatePolicy of the stored object: Restart lets the edit through and the

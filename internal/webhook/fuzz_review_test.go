@@ -75,6 +75,22 @@ func FuzzAdmissionReview(f *testing.F) {
 		reviewBody(f, "admission.k8s.io/v1", "c3", admissionv1.Create, setJSON(f, loadTest, map[string]any{
 			"spec": map[string]any{"replicas": 0, "test": map[string]any{"method": "poſt", "serviceName": "missing", "path": "//x y"}},
 		}), nil),
+		reviewBody(f, "admission.k8s.io/v1", "c4", admissionv1.Create, setJSON(f, loadTest, map[string]any{
+			"spec": map[string]any{"test": map[string]any{"method": nil, "path": nil, "repeat": nil, "protocol": "HTTP/2",
+				"headers": []any{map[string]any{"name": "Authorization", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "api-token", "key": "token"}}}},
+				"requests": []any{
+					map[string]any{"name": "list", "path": "/items", "weight": 3},
+					map[string]any{"name": "order", "method": "post", "path": "/orders", "body": map[string]any{"valueFrom": map[string]any{"configMapKeyRef": map[string]any{"name": "payloads", "key": "order.json"}}}},
+				},
+				"tls":    map[string]any{"insecureSkipVerify": true},
+				"stages": []any{map[string]any{"durationSeconds": 60, "totalRate": 100}, map[string]any{"durationSeconds": 60, "totalRate": 0}}}},
+		}), nil),
+		reviewBody(f, "admission.k8s.io/v1", "c5", admissionv1.Create, setJSON(f, loadTest, map[string]any{
+			"spec": map[string]any{"test": map[string]any{"totalRate": 2, "totalConcurrency": 1,
+				"headers":  []any{map[string]any{"name": "Host", "value": "evil\r\nX: 1"}, map[string]any{"name": "x-a", "value": "1", "valueFrom": map[string]any{}}},
+				"requests": []any{map[string]any{"name": "a", "path": "//x"}, map[string]any{"name": "a", "path": "/", "weight": 0}},
+				"stages":   []any{map[string]any{"durationSeconds": 0, "totalRate": 1}, map[string]any{"durationSeconds": 0, "totalConcurrency": 1}}}},
+		}), nil),
 		reviewBody(f, "admission.k8s.io/v1beta1", "b1", admissionv1.Create, setJSON(f, loadTest, map[string]any{"spec": map[string]any{"test": map[string]any{"method": nil}}}), nil),
 		reviewBody(f, "", "e1", admissionv1.Connect, loadTest, nil),
 		sdCreate,

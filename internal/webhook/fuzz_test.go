@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/httpfield"
 	"github.com/dilo-operator/dilo/internal/scheme"
 )
 
@@ -23,13 +24,13 @@ import (
 // idempotent, every denial is an Invalid error, and nothing that could break the
 // request line is ever allowed. `make fuzz` runs it; `go test` runs the seeds.
 func FuzzValidateLoadTest(f *testing.F) {
-	f.Add("GET", "/", "nginx", "", int32(0), int32(5), "", int64(0), "Restart", "executing", int32(5))
-	f.Add("get", "/search?q=x&page=2", "nginx", "http", int32(0), int32(1), "0.01", int64(time.Second), "Reject", "executing", int32(2))
-	f.Add("poſt", "/a\r\nX-Injected: 1", "nginx", "", int32(80), int32(10), "1.5", int64(-1), "Reject", "pending", int32(10))
-	f.Add("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET", "/ HTTP/1.1\r\nHost: a\r\n\r\nGET /admin", "external", "", int32(8080), int32(11), "NaN", int64(0), "", "finished", int32(1))
-	f.Add("DELETE", "//evil.example/x", "missing", "metrics", int32(0), int32(-1), "1e-3", int64(0), "Reject", "failed", int32(0))
-	f.Add("OPTIONS", "http://evil.example/", "nginx", "", int32(0), int32(1000), ".5", int64(1), "Bogus", "", int32(3))
-	f.Add("HEAD", "/caf\xc3\xa9%zz#x\x00\x7f\\{", "nginx", "", int32(-80), int32(2), "0.", int64(0), "Reject", "executing", int32(2))
+	f.Add("GET", "/", "nginx", "", int32(0), int32(5), "", int64(0), "Restart", "executing", int32(5), "", "")
+	f.Add("get", "/search?q=x&page=2", "nginx", "http", int32(0), int32(1), "0.01", int64(time.Second), "Reject", "executing", int32(2), "X-Trace", "a b")
+	f.Add("poſt", "/a\r\nX-Injected: 1", "nginx", "", int32(80), int32(10), "1.5", int64(-1), "Reject", "pending", int32(10), "X-A", "1\r\nX-Injected: 1")
+	f.Add("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET", "/ HTTP/1.1\r\nHost: a\r\n\r\nGET /admin", "external", "", int32(8080), int32(11), "NaN", int64(0), "", "finished", int32(1), "Host", "evil.example")
+	f.Add("DELETE", "//evil.example/x", "missing", "metrics", int32(0), int32(-1), "1e-3", int64(0), "Reject", "failed", int32(0), "Transfer-Encoding", "chunked")
+	f.Add("OPTIONS", "http://evil.example/", "nginx", "", int32(0), int32(1000), ".5", int64(1), "Bogus", "", int32(3), "X Trace", " x")
+	f.Add("HEAD", "/caf\xc3\xa9%zz#x\x00\x7f\\{", "nginx", "", int32(-80), int32(2), "0.", int64(0), "Reject", "executing", int32(2), "content-length", "\x00")
 
 	services := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "ns"},
@@ -40,7 +41,7 @@ func FuzzValidateLoadTest(f *testing.F) {
 	v := &LoadTestValidator{Services: services, Policy: testPolicy()}
 
 	f.Fuzz(func(t *testing.T, method, path, serviceName, portName string, portNumber, replicas int32,
-		maxErrorRatio string, maxP99 int64, policy, state string, oldReplicas int32) {
+		maxErrorRatio string, maxP99 int64, policy, state string, oldReplicas int32, headerName, headerValue string) {
 		lt := &dilov1.LoadTest{
 			ObjectMeta: metav1.ObjectMeta{Name: "fuzz", Namespace: "ns"},
 			Spec: dilov1.LoadTestSpec{
@@ -54,6 +55,15 @@ func FuzzValidateLoadTest(f *testing.F) {
 			lt.Spec.Test.Port = ptr(intstr.FromString(portName))
 		case portNumber != 0:
 			lt.Spec.Test.Port = ptr(intstr.FromInt32(portNumber))
+		}
+		if headerName != "" || headerValue != "" {
+			// Once for the test, once for a request of a mix of the same path and method.
+			h := []dilov1.Header{{Name: headerName, Value: &headerValue}}
+			lt.Spec.Test.Headers = h
+			if len(headerValue)%2 == 1 {
+				lt.Spec.Test.Requests = []dilov1.Request{{Name: "r", Method: method, Path: path, Headers: h}}
+				lt.Spec.Test.Method, lt.Spec.Test.Path = "", ""
+			}
 		}
 		if maxErrorRatio != "" || maxP99 != 0 {
 			lt.Spec.Thresholds = &dilov1.Thresholds{MaxErrorRatio: maxErrorRatio, MaxP99: &metav1.Duration{Duration: time.Duration(maxP99)}}
@@ -92,7 +102,18 @@ func checkLoadTestVerdict(t *testing.T, lt *dilov1.LoadTest, err error) {
 		}
 		return
 	}
-	path := lt.Spec.Test.Path
+	test := lt.Spec.Test
+	path, method := test.Path, test.Method
+	if len(test.Requests) > 0 {
+		path, method = test.Requests[0].Path, test.Requests[0].Method
+	}
+	for _, hs := range [][]dilov1.Header{test.Headers, requestHeaders(test.Requests)} {
+		for _, h := range hs {
+			if httpfield.CheckName(h.Name) != "" || h.Value != nil && httpfield.CheckValue(*h.Value) != "" {
+				t.Fatalf("allowed header %q: %q, which could break the request or is the agent's", h.Name, *h.Value)
+			}
+		}
+	}
 	switch {
 	case !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//"):
 		t.Fatalf("allowed path %q, which is not origin-form", path)
@@ -103,9 +124,18 @@ func checkLoadTestVerdict(t *testing.T, lt *dilov1.LoadTest, err error) {
 	case lt.Spec.Test.ServiceName != "nginx":
 		t.Fatalf("allowed Service %q, which is missing or ExternalName", lt.Spec.Test.ServiceName)
 	}
-	if m := lt.Spec.Test.Method; !validMethod(m) {
-		t.Fatalf("allowed method %q", m)
+	if !validMethod(method) {
+		t.Fatalf("allowed method %q", method)
 	}
+}
+
+// requestHeaders are the headers of every request of reqs.
+func requestHeaders(reqs []dilov1.Request) []dilov1.Header {
+	var hs []dilov1.Header
+	for _, r := range reqs {
+		hs = append(hs, r.Headers...)
+	}
+	return hs
 }
 
 func validMethod(m string) bool {

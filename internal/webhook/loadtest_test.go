@@ -2,13 +2,19 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/scheme"
@@ -82,6 +88,104 @@ func TestLoadTestValidator(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantWarnings, []string(warnings)); diff != "" {
 				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// recordingReader is a client.Reader that records the type of every object read.
+type recordingReader struct {
+	client.Reader
+	read []string // "Type namespace/name"
+}
+
+func (r *recordingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	r.read = append(r.read, fmt.Sprintf("%T %s", obj, key))
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+// TestLoadTestValidatorReferences checks the glue of the Secret and ConfigMap
+// references: one access review per object, as the requesting user; a denial at the
+// first field naming an object the user may not get, which is then not read; Secrets
+// read as metadata only; warnings for the missing ones the user may get.
+func TestLoadTestValidatorReferences(t *testing.T) {
+	objs := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "ns"},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "nginx"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "nginx-1", Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: "nginx", discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}},
+			AddressType: discoveryv1.AddressTypeIPv4, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}}}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "api-token", Namespace: "ns"}, Data: map[string][]byte{"token": []byte("s3cret")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "admin-token", Namespace: "ns"}, Data: map[string][]byte{"token": []byte("r00t")}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "payloads", Namespace: "ns"}, Data: map[string]string{"order.json": "{}"}},
+	).Build()
+	var reviews []string
+	rights := func(_ context.Context, user authenticationv1.UserInfo, attrs authorizationv1.ResourceAttributes) (bool, error) {
+		reviews = append(reviews, fmt.Sprintf("%s %s %s %s/%s", user.Username, attrs.Verb, attrs.Resource, attrs.Namespace, attrs.Name))
+		return attrs.Name != "admin-token", nil
+	}
+	refs := &recordingReader{Reader: objs}
+	v := &LoadTestValidator{Services: objs, References: refs, Policy: testPolicy(), Rights: rights}
+	ctx := admission.NewContextWithRequest(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Namespace: "ns", UserInfo: authenticationv1.UserInfo{Username: "mallory"}}})
+	lt := func(headers ...dilov1.Header) *dilov1.LoadTest {
+		l := &dilov1.LoadTest{
+			ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns"},
+			Spec: dilov1.LoadTestSpec{Replicas: 1, Test: dilov1.TestSpec{ServiceName: "nginx", Requests: []dilov1.Request{
+				{Name: "order", Method: "POST", Path: "/orders", Body: &dilov1.Body{ValueFrom: configMapKey("payloads", "order.json")}},
+				{Name: "cancel", Method: "POST", Path: "/cancel", Body: &dilov1.Body{ValueFrom: configMapKey("payloads", "cancel.json")}},
+			}, Headers: headers}},
+		}
+		l.Default()
+		return l
+	}
+	header := func(name string, vs *dilov1.ValueSource) dilov1.Header {
+		return dilov1.Header{Name: name, ValueFrom: vs}
+	}
+	tests := []struct {
+		name         string
+		lt           *dilov1.LoadTest
+		wantErr      string
+		wantWarnings []string
+		wantReviews  []string
+		wantRead     []string
+	}{
+		{name: "objects the user may get, one missing and one without a key",
+			lt: lt(header("Authorization", secretKey("api-token", "token")), header("X-Again", secretKey("api-token", "other")), header("X-Gone", secretKey("gone", "k"))),
+			wantWarnings: []string{
+				`spec.test.headers[2].valueFrom.secretKeyRef: Secret "gone" in namespace "ns" does not exist: a run that starts before it does fails with reason ReferenceNotFound`,
+				`spec.test.requests[1].body.valueFrom.configMapKeyRef: ConfigMap "payloads" in namespace "ns" has no key "cancel.json": a run that starts before it has fails with reason ReferenceNotFound`,
+			},
+			wantReviews: []string{"mallory get secrets ns/api-token", "mallory get secrets ns/gone", "mallory get configmaps ns/payloads"},
+			wantRead:    []string{"*v1.PartialObjectMetadata ns/api-token", "*v1.PartialObjectMetadata ns/gone", "*v1.ConfigMap ns/payloads"},
+		},
+		{name: "a Secret the user may not get: denied, and never read",
+			lt: lt(header("Authorization", secretKey("admin-token", "token"))),
+			wantErr: `LoadTest.example.org "x" is invalid: spec.test.headers[0].valueFrom.secretKeyRef: Forbidden: ` +
+				`user "mallory" may not get secrets "admin-token" in namespace "ns", so may not have DiLO read it either`,
+			wantWarnings: []string{`spec.test.requests[1].body.valueFrom.configMapKeyRef: ConfigMap "payloads" in namespace "ns" has no key "cancel.json": a run that starts before it has fails with reason ReferenceNotFound`},
+			wantReviews:  []string{"mallory get secrets ns/admin-token", "mallory get configmaps ns/payloads"},
+			wantRead:     []string{"*v1.ConfigMap ns/payloads"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reviews, refs.read = nil, nil
+			warnings, err := v.ValidateCreate(ctx, tt.lt)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if diff := cmp.Diff(tt.wantErr, gotErr); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantWarnings, []string(warnings)); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantReviews, reviews); diff != "" {
+				t.Errorf("access reviews (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantRead, refs.read); diff != "" {
+				t.Errorf("objects read (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -17,9 +18,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/httpfield"
 )
 
 // This file holds every admission rule, one small pure function each: given the
@@ -79,6 +82,477 @@ func validateRequestPath(path string, p *field.Path) field.ErrorList {
 		}
 	}
 	return nil
+}
+
+// validateRequestMix checks that a test with a mix of requests leaves the single
+// request's fields unset: each request of the mix has its own path, method and body,
+// and a path, method or body beside them would be silently ignored.
+func validateRequestMix(t *dilov1.TestSpec, p *field.Path) field.ErrorList {
+	if len(t.Requests) == 0 {
+		return nil
+	}
+	var errs field.ErrorList
+	if t.Path != "" {
+		errs = append(errs, field.Forbidden(p.Child("path"), "must not be set with requests: exactly one of path (a single request) and requests (a weighted mix) must be set"))
+	}
+	if t.Method != "" {
+		errs = append(errs, field.Forbidden(p.Child("method"), "must not be set with requests: each request of the mix has its own method"))
+	}
+	if t.Body != nil {
+		errs = append(errs, field.Forbidden(p.Child("body"), "must not be set with requests: each request of the mix has its own body"))
+	}
+	return errs
+}
+
+// validateRequests checks each request of a mix as the single request's fields are
+// checked (path, method, headers, body), that its name is a DNS label no other request
+// has (results are reported per name) and that its weight is from 1 to
+// dilov1.MaxWeight: the weights of a non-empty mix then add up to at least 1, so that
+// every cycle of the mix holds a request. It returns the body warnings too.
+func validateRequests(reqs []dilov1.Request, p *field.Path) (field.ErrorList, []string) {
+	var (
+		errs     field.ErrorList
+		warnings []string
+	)
+	if len(reqs) > dilov1.MaxRequests {
+		errs = append(errs, field.TooMany(p, len(reqs), dilov1.MaxRequests))
+	}
+	first := map[string]int{}
+	for i, r := range reqs {
+		rp := p.Index(i)
+		for _, msg := range validation.IsDNS1123Label(r.Name) {
+			errs = append(errs, field.Invalid(rp.Child("name"), r.Name, msg))
+		}
+		if j, dup := first[r.Name]; dup {
+			e := field.Duplicate(rp.Child("name"), r.Name)
+			e.Detail = fmt.Sprintf("%s has this name too: each request needs its own, under which its results are reported", p.Index(j).Child("name"))
+			errs = append(errs, e)
+		} else {
+			first[r.Name] = i
+		}
+		if w := r.Weight; w != nil && (*w < 1 || *w > dilov1.MaxWeight) {
+			errs = append(errs, field.Invalid(rp.Child("weight"), *w, fmt.Sprintf(
+				"must be from 1 to %d: the request's share of the mix, relative to the other requests' weights", dilov1.MaxWeight)))
+		}
+		errs = append(errs, validateMethod(r.Method, rp.Child("method"))...)
+		errs = append(errs, validateRequestPath(r.Path, rp.Child("path"))...)
+		errs = append(errs, validateHeaders(r.Headers, rp.Child("headers"))...)
+		bodyErrs, bodyWarnings := validateBody(r.Body, r.Method, rp.Child("body"))
+		errs, warnings = append(errs, bodyErrs...), append(warnings, bodyWarnings...)
+	}
+	return errs, warnings
+}
+
+// validateHeaders checks headers as the agent will send them: each name an RFC 9110
+// token that is not one of the agent's own (httpfield), set once in the list (names
+// are case-insensitive, and a second field of the same name is joined to the first or
+// refused, as each server pleases), and exactly one of value and valueFrom, an inline
+// value being a field value that cannot end the header. Inline values are not echoed
+// in errors: one may be a credential that belonged in a Secret.
+func validateHeaders(headers []dilov1.Header, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(headers) > dilov1.MaxHeaders {
+		errs = append(errs, field.TooMany(p, len(headers), dilov1.MaxHeaders))
+	}
+	first := map[string]int{}
+	for i, h := range headers {
+		hp := p.Index(i)
+		np := hp.Child("name")
+		switch msg := httpfield.CheckName(h.Name); {
+		case len(h.Name) > dilov1.MaxHeaderNameLength:
+			errs = append(errs, field.TooLong(np, "", dilov1.MaxHeaderNameLength))
+		case msg != "" && httpfield.IsAgentOwned(h.Name):
+			errs = append(errs, field.Forbidden(np, fmt.Sprintf("%s %s", strconv.Quote(h.Name), msg)))
+		case msg != "":
+			errs = append(errs, field.Invalid(np, h.Name, msg))
+		default:
+			key := strings.ToLower(h.Name)
+			if j, dup := first[key]; dup {
+				e := field.Duplicate(np, h.Name)
+				e.Detail = fmt.Sprintf("%s names this header too (header names are case-insensitive): set each header once", p.Index(j).Child("name"))
+				errs = append(errs, e)
+			} else {
+				first[key] = i
+			}
+		}
+		switch {
+		case h.Value != nil && h.ValueFrom != nil:
+			errs = append(errs, field.Forbidden(hp.Child("valueFrom"), "must not be set with value: exactly one of value and valueFrom must be set"))
+		case h.Value == nil && h.ValueFrom == nil:
+			errs = append(errs, field.Required(hp.Child("value"), "exactly one of value and valueFrom (a key of a Secret or ConfigMap) must be set"))
+		case h.Value != nil && len(*h.Value) > dilov1.MaxHeaderValueLength:
+			errs = append(errs, field.TooLong(hp.Child("value"), "", dilov1.MaxHeaderValueLength))
+		case h.Value != nil:
+			if msg := httpfield.CheckValue(*h.Value); msg != "" {
+				errs = append(errs, field.Invalid(hp.Child("value"), field.OmitValueType{}, msg))
+			}
+		default:
+			errs = append(errs, validateValueSource(h.ValueFrom, hp.Child("valueFrom"))...)
+		}
+	}
+	return errs
+}
+
+// validateBody checks that a body is given one way, inline text of at most
+// dilov1.MaxInlineBodyLength characters or a key of a Secret or ConfigMap, and warns
+// when method (empty means GET) is GET or HEAD: DiLO sends the body, but it means
+// nothing to most servers there.
+func validateBody(b *dilov1.Body, method string, p *field.Path) (field.ErrorList, []string) {
+	if b == nil {
+		return nil, nil
+	}
+	var errs field.ErrorList
+	switch {
+	case b.Text != nil && b.ValueFrom != nil:
+		errs = append(errs, field.Forbidden(p.Child("valueFrom"), "must not be set with text: exactly one of text and valueFrom must be set"))
+	case b.Text == nil && b.ValueFrom == nil:
+		errs = append(errs, field.Required(p.Child("text"), "exactly one of text and valueFrom (a key of a Secret or ConfigMap) must be set"))
+	case b.Text != nil:
+		if utf8.RuneCountInString(*b.Text) > dilov1.MaxInlineBodyLength {
+			e := field.TooLongCharacters(p.Child("text"), "", dilov1.MaxInlineBodyLength)
+			e.Detail += ": put a larger body (up to 1 MiB) in a ConfigMap and read it with valueFrom"
+			errs = append(errs, e)
+		}
+	default:
+		errs = append(errs, validateValueSource(b.ValueFrom, p.Child("valueFrom"))...)
+	}
+	if method == "" {
+		method = dilov1.DefaultMethod
+	}
+	var warnings []string
+	if method == "GET" || method == "HEAD" {
+		warnings = append(warnings, fmt.Sprintf(
+			"%s: the request's method is %s: DiLO sends the body, but many servers ignore a body on GET or HEAD, and some refuse the request; POST, PUT and PATCH are the methods for a body",
+			p, method))
+	}
+	return errs, warnings
+}
+
+// validateValueSource checks that vs names exactly one key, of a Secret or of a
+// ConfigMap, with names the API server allows.
+func validateValueSource(vs *dilov1.ValueSource, p *field.Path) field.ErrorList {
+	switch {
+	case vs.SecretKeyRef != nil && vs.ConfigMapKeyRef != nil:
+		return field.ErrorList{field.Forbidden(p.Child("configMapKeyRef"), "must not be set with secretKeyRef: exactly one of secretKeyRef and configMapKeyRef must be set")}
+	case vs.SecretKeyRef != nil:
+		return validateKeyRef(vs.SecretKeyRef, p.Child("secretKeyRef"))
+	case vs.ConfigMapKeyRef != nil:
+		return validateKeyRef(vs.ConfigMapKeyRef, p.Child("configMapKeyRef"))
+	}
+	return field.ErrorList{field.Required(p.Child("secretKeyRef"), "exactly one of secretKeyRef and configMapKeyRef must be set")}
+}
+
+// validateKeyRef checks that r's name could be a Secret's or ConfigMap's and its key a
+// key of their data.
+func validateKeyRef(r *dilov1.KeyRef, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validation.IsDNS1123Subdomain(r.Name) {
+		errs = append(errs, field.Invalid(p.Child("name"), r.Name, msg))
+	}
+	for _, msg := range validation.IsConfigMapKey(r.Key) {
+		errs = append(errs, field.Invalid(p.Child("key"), r.Key, msg))
+	}
+	return errs
+}
+
+// validateTLS checks the test's TLS and protocol: tls names exactly one way to trust the
+// Service's certificate, a CA bundle or none at all (insecureSkipVerify: true, which
+// is allowed with a warning), and HTTP/2 comes with tls, since the agents negotiate it
+// by ALPN and never speak it in cleartext.
+func validateTLS(tls *dilov1.TLS, protocol string, p *field.Path) (field.ErrorList, []string) {
+	var errs field.ErrorList
+	switch protocol {
+	case "", "HTTP/1.1":
+	case "HTTP/2":
+		if tls == nil {
+			errs = append(errs, field.Invalid(p.Child("protocol"), protocol,
+				"needs tls: HTTP/2 is negotiated over TLS (ALPN), and DiLO does not send it in cleartext (h2c); set tls.ca, or tls.insecureSkipVerify: true"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(p.Child("protocol"), protocol, []string{"HTTP/1.1", "HTTP/2"}))
+	}
+	if tls == nil {
+		return errs, nil
+	}
+	tp := p.Child("tls")
+	switch {
+	case tls.CA != nil && tls.InsecureSkipVerify:
+		errs = append(errs, field.Forbidden(tp.Child("insecureSkipVerify"), "must not be true with ca: exactly one of ca and insecureSkipVerify: true must be set"))
+	case tls.CA != nil:
+		errs = append(errs, validateValueSource(tls.CA, tp.Child("ca"))...)
+	case tls.InsecureSkipVerify:
+		return errs, []string{tp.Child("insecureSkipVerify").String() +
+			": the Service's certificate is not checked: the traffic is encrypted, but whatever answers at the Service's address gets the requests, " +
+			"headers read from Secrets included; set tls.ca to the bundle of the CA that signed the Service's certificate instead"}
+	default:
+		errs = append(errs, field.Required(tp.Child("ca"),
+			"exactly one of ca (the CA bundle the Service's certificate must chain to) and insecureSkipVerify: true must be set"))
+	}
+	return errs, nil
+}
+
+// validateLoad checks what the CRD schema cannot of the load a test asks for, its
+// errors under p (spec.test): rate and totalRate exclude each other; a total, split
+// across the replicas, gives each pod at least one request per second or connection,
+// and no pod more than one pod may be asked for (dilov1.MaxRate, MaxConcurrency); and
+// stages are validateStages'. Replicas out of range are policy.CheckLoad's to report;
+// here they count as at least one.
+func validateLoad(spec *dilov1.LoadTestSpec, p *field.Path) field.ErrorList {
+	t, replicas := &spec.Test, max(int64(spec.Replicas), 1)
+	var errs field.ErrorList
+	if t.Rate != nil && t.TotalRate != nil {
+		errs = append(errs, field.Forbidden(p.Child("totalRate"), "must not be set with rate: rate is each pod's and totalRate the whole test's; set one of them"))
+	}
+	if t.TotalRate != nil {
+		errs = append(errs, validateTotal(int64(*t.TotalRate), replicas, rateUnits, p.Child("totalRate"))...)
+	}
+	if t.TotalConcurrency != nil {
+		errs = append(errs, validateTotal(int64(*t.TotalConcurrency), replicas, connectionUnits, p.Child("totalConcurrency"))...)
+	}
+	if len(t.Stages) > 0 {
+		errs = append(errs, validateStages(t, replicas, p)...)
+	}
+	return errs
+}
+
+// units are what a total counts, for validateTotal's messages.
+type units struct {
+	one, many string
+	perPodMax int64  // the most of them one pod may be asked for
+	perPod    string // the field of each pod's
+}
+
+var (
+	rateUnits       = units{"request per second", "requests per second", dilov1.MaxRate, "spec.test.rate"}
+	connectionUnits = units{"connection", "connections", dilov1.MaxConcurrency, "spec.test.concurrency"}
+)
+
+// validateTotal checks a whole test's total of u, split across replicas pods: at least
+// one each, and at most u.perPodMax for the busiest pod.
+func validateTotal(total, replicas int64, u units, p *field.Path) field.ErrorList {
+	if total < replicas {
+		return field.ErrorList{field.Invalid(p, total, fmt.Sprintf(
+			"must be at least spec.replicas (%d): it is split across the pods, and each pod gets at least 1 %s", replicas, u.one))}
+	}
+	return validatePerPod(total, replicas, u, p)
+}
+
+// validatePerPod checks that the busiest of replicas pods sharing total gets at most
+// u.perPodMax.
+func validatePerPod(total, replicas int64, u units, p *field.Path) field.ErrorList {
+	if busiest := (total + replicas - 1) / replicas; busiest > u.perPodMax {
+		return field.ErrorList{field.Invalid(p, total, fmt.Sprintf(
+			"split across %d replicas, it asks %d %s of one pod, more than the %d one pod sends (%s's maximum): add replicas",
+			replicas, busiest, u.many, u.perPodMax, u.perPod))}
+	}
+	return nil
+}
+
+// validateStages checks a test's stages: they replace rate, totalRate, durationSeconds
+// and repeat (set with them, those would mean nothing); each stage has exactly one
+// target, and all of the same kind, totalRate (open model) or totalConcurrency (closed
+// model, which then also replaces totalConcurrency); they last 1 to
+// dilov1.MaxDurationSeconds in total; and the largest target, split across the
+// replicas, asks no pod more than it may send, and, for connections, gives every pod
+// at least one at the peak (a pod with none for a while only waits).
+func validateStages(t *dilov1.TestSpec, replicas int64, p *field.Path) field.ErrorList {
+	sp := p.Child("stages")
+	var errs field.ErrorList
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"rate", t.Rate != nil}, {"totalRate", t.TotalRate != nil}, {"durationSeconds", t.DurationSeconds != nil}} {
+		if f.set {
+			errs = append(errs, field.Forbidden(p.Child(f.name), "must not be set with stages, which say how much load to send and for how long"))
+		}
+	}
+	if len(t.Stages) > dilov1.MaxStages {
+		errs = append(errs, field.TooMany(sp, len(t.Stages), dilov1.MaxStages))
+	}
+	var (
+		kind            string // totalRate or totalConcurrency: the first stage's with exactly one
+		kindOf, largest = -1, -1
+		target          int64 // stage largest's
+		seconds         int64
+	)
+	for i, s := range t.Stages {
+		ip := sp.Index(i)
+		if s.DurationSeconds < 0 || s.DurationSeconds > dilov1.MaxDurationSeconds {
+			errs = append(errs, field.Invalid(ip.Child("durationSeconds"), s.DurationSeconds, fmt.Sprintf("must be from 0 to %d", dilov1.MaxDurationSeconds)))
+		} else {
+			seconds += int64(s.DurationSeconds)
+		}
+		var (
+			k string
+			v int32
+		)
+		switch {
+		case s.TotalRate != nil && s.TotalConcurrency != nil:
+			errs = append(errs, field.Forbidden(ip.Child("totalConcurrency"), "must not be set with totalRate: exactly one of totalRate and totalConcurrency must be set"))
+			continue
+		case s.TotalRate != nil:
+			k, v = "totalRate", *s.TotalRate
+		case s.TotalConcurrency != nil:
+			k, v = "totalConcurrency", *s.TotalConcurrency
+		default:
+			errs = append(errs, field.Required(ip.Child("totalRate"), "exactly one of totalRate (open model) and totalConcurrency (closed model) must be set"))
+			continue
+		}
+		switch {
+		case kind == "":
+			kind, kindOf = k, i
+		case k != kind:
+			errs = append(errs, field.Invalid(ip.Child(k), v, fmt.Sprintf(
+				"%s sets %s: every stage must set totalRate (open model), or every stage totalConcurrency (closed model)", sp.Index(kindOf), kind)))
+			continue
+		}
+		if v < 0 {
+			errs = append(errs, field.Invalid(ip.Child(k), v, "must not be negative"))
+		} else if largest < 0 || int64(v) > target {
+			largest, target = i, int64(v)
+		}
+	}
+	if seconds < 1 || seconds > dilov1.MaxDurationSeconds {
+		errs = append(errs, field.Invalid(sp, seconds, fmt.Sprintf("must last 1 to %d seconds in total", dilov1.MaxDurationSeconds)))
+	}
+	if largest < 0 {
+		return errs
+	}
+	lp := sp.Index(largest).Child(kind)
+	switch kind {
+	case "totalRate":
+		errs = append(errs, validatePerPod(target, replicas, rateUnits, lp)...)
+	case "totalConcurrency":
+		if t.TotalConcurrency != nil {
+			errs = append(errs, field.Forbidden(p.Child("totalConcurrency"), "must not be set with stages of totalConcurrency, which say how many connections there are over time"))
+		}
+		if target < replicas {
+			errs = append(errs, field.Invalid(lp, target, fmt.Sprintf(
+				"the stages' largest totalConcurrency must be at least spec.replicas (%d): it is split across the pods, and each pod needs at least 1 connection at the peak", replicas)))
+		} else {
+			errs = append(errs, validatePerPod(target, replicas, connectionUnits, lp)...)
+		}
+	}
+	return errs
+}
+
+// reference is a key of a Secret or ConfigMap that a test reads, and the field that
+// names it.
+type reference struct {
+	object
+	key  string
+	path *field.Path // the secretKeyRef or configMapKeyRef
+}
+
+// object is a Secret or ConfigMap of the LoadTest's namespace.
+type object struct {
+	resource string // "secrets" or "configmaps", as RBAC names them
+	name     string
+}
+
+// kind is o's kind, for messages.
+func (o object) kind() string {
+	if o.resource == "secrets" {
+		return "Secret"
+	}
+	return "ConfigMap"
+}
+
+// references lists the Secret and ConfigMap keys test (under p, spec.test) reads, in
+// the order of its fields: headers, body, each request's headers and body, the TLS CA.
+func references(t *dilov1.TestSpec, p *field.Path) []reference {
+	var refs []reference
+	add := func(vs *dilov1.ValueSource, vp *field.Path) {
+		if vs == nil {
+			return
+		}
+		if r := vs.SecretKeyRef; r != nil {
+			refs = append(refs, reference{object{"secrets", r.Name}, r.Key, vp.Child("secretKeyRef")})
+		}
+		if r := vs.ConfigMapKeyRef; r != nil {
+			refs = append(refs, reference{object{"configmaps", r.Name}, r.Key, vp.Child("configMapKeyRef")})
+		}
+	}
+	headers := func(hs []dilov1.Header, hp *field.Path) {
+		for i, h := range hs {
+			add(h.ValueFrom, hp.Index(i).Child("valueFrom"))
+		}
+	}
+	body := func(b *dilov1.Body, bp *field.Path) {
+		if b != nil {
+			add(b.ValueFrom, bp.Child("valueFrom"))
+		}
+	}
+	headers(t.Headers, p.Child("headers"))
+	body(t.Body, p.Child("body"))
+	for i, r := range t.Requests {
+		headers(r.Headers, p.Child("requests").Index(i).Child("headers"))
+		body(r.Body, p.Child("requests").Index(i).Child("body"))
+	}
+	if t.TLS != nil {
+		add(t.TLS.CA, p.Child("tls", "ca"))
+	}
+	return refs
+}
+
+// objects lists the distinct Secrets and ConfigMaps of refs, each with the first
+// reference to it, in the order of refs: one access review and one read each.
+func objects(refs []reference) []reference {
+	var out []reference
+	seen := map[object]bool{}
+	for _, r := range refs {
+		if !seen[r.object] {
+			seen[r.object] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// referenceForbidden is the error for a reference to a Secret or ConfigMap that user
+// may not get: DiLO would read it for them.
+func referenceForbidden(user, namespace string, r reference) *field.Error {
+	return field.Forbidden(r.path, fmt.Sprintf("user %q may not get %s %q in namespace %q, so may not have DiLO read it either",
+		user, r.resource, r.name, namespace))
+}
+
+// found is what the webhook read of a referenced Secret or ConfigMap: whether it
+// exists and, for a ConfigMap, its keys (data and binaryData). A Secret's keys stay
+// unknown (nil): the webhook reads its metadata only.
+type found struct {
+	exists bool
+	keys   map[string]bool
+}
+
+// warnMissingReferences warns, without denying, about the references of refs whose
+// Secret or ConfigMap does not exist, once per object, or whose ConfigMap lacks the
+// key, once per key: a run started so fails with reason ReferenceNotFound, but the
+// author may well create them before it starts. Objects not in read (not looked at)
+// are skipped.
+func warnMissingReferences(namespace string, refs []reference, read map[object]found) []string {
+	var warnings []string
+	warned := map[reference]bool{}
+	for _, r := range refs {
+		f, ok := read[r.object]
+		if !ok {
+			continue
+		}
+		once, what := reference{object: r.object}, ""
+		switch {
+		case !f.exists:
+			what = fmt.Sprintf("%s %q in namespace %q does not exist: a run that starts before it does", r.kind(), r.name, namespace)
+		case f.keys != nil && !f.keys[r.key]:
+			once.key = r.key
+			what = fmt.Sprintf("%s %q in namespace %q has no key %q: a run that starts before it has", r.kind(), r.name, namespace, r.key)
+		default:
+			continue
+		}
+		if !warned[once] {
+			warned[once] = true
+			warnings = append(warnings, fmt.Sprintf("%s: %s fails with reason %s", r.path, what, dilov1.ReasonReferenceNotFound))
+		}
+	}
+	return warnings
 }
 
 // validateThresholds checks that maxErrorRatio is a decimal from 0 to 1 and that the

@@ -362,3 +362,440 @@ func testPolicy() policy.Policy {
 	p.MaxReplicas = 10
 	return p
 }
+
+// secretKey is a value source of key of Secret name.
+func secretKey(name, key string) *dilov1.ValueSource {
+	return &dilov1.ValueSource{SecretKeyRef: &dilov1.KeyRef{Name: name, Key: key}}
+}
+
+// configMapKey is a value source of key of ConfigMap name.
+func configMapKey(name, key string) *dilov1.ValueSource {
+	return &dilov1.ValueSource{ConfigMapKeyRef: &dilov1.KeyRef{Name: name, Key: key}}
+}
+
+func TestValidateHeaders(t *testing.T) {
+	const f = "spec.test.requests[1].headers"
+	h := func(name, value string) dilov1.Header { return dilov1.Header{Name: name, Value: ptr(value)} }
+	agentOwned := "is set by the agent, which owns the framing and connection headers (Host, Content-Length, Transfer-Encoding, Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade)"
+	tests := []struct {
+		name    string
+		headers []dilov1.Header
+		want    []string
+	}{
+		{"none", nil, nil},
+		{"valid", []dilov1.Header{
+			h("Content-Type", "application/json"), h("X-Trace", "a b\tc"), h("X-Empty", ""), h("User-Agent", "dilo-test/1"),
+			{Name: "Authorization", ValueFrom: secretKey("api-token", "token")},
+			{Name: "X-Tenant", ValueFrom: configMapKey("tenants.v1", "tenant_id")},
+		}, nil},
+		{"CR LF in a value", []dilov1.Header{h("X-A", "1\r\nX-Injected: 1")}, []string{
+			f + "[0].value: Invalid value: must not contain CR or LF (byte 1): they would end the header and could inject others"}},
+		{"bare LF in a value", []dilov1.Header{h("X-A", "1\nb")}, []string{
+			f + "[0].value: Invalid value: must not contain CR or LF (byte 1): they would end the header and could inject others"}},
+		{"NUL in a value", []dilov1.Header{h("X-A", "a\x00")}, []string{
+			f + "[0].value: Invalid value: must not contain control characters (byte 1 is 0x00)"}},
+		{"a space at the end of a value", []dilov1.Header{h("X-A", "a ")}, []string{
+			f + "[0].value: Invalid value: must not start or end with a space or tab (byte 1): recipients strip them"}},
+		{"a value too long", []dilov1.Header{h("X-A", strings.Repeat("a", dilov1.MaxHeaderValueLength+1))}, []string{
+			f + "[0].value: Too long: may not be more than 8192 bytes"}},
+		{"agent-owned names, in any case", []dilov1.Header{h("Host", "evil.example"), h("content-length", "0"), h("Transfer-Encoding", "chunked")}, []string{
+			f + `[0].name: Forbidden: "Host" ` + agentOwned,
+			f + `[1].name: Forbidden: "content-length" ` + agentOwned,
+			f + `[2].name: Forbidden: "Transfer-Encoding" ` + agentOwned,
+		}},
+		{"a name that is no token", []dilov1.Header{h("X Trace", "1"), h("X-A:", "1"), h("", "1")}, []string{
+			f + "[0].name: Invalid value: \"X Trace\": must be an RFC 9110 token (letters, digits and !#$%&'*+-.^_`|~), but byte 1 is ' '",
+			f + "[1].name: Invalid value: \"X-A:\": must be an RFC 9110 token (letters, digits and !#$%&'*+-.^_`|~), but byte 3 is ':'",
+			f + `[2].name: Invalid value: "": must not be empty`,
+		}},
+		{"a name too long", []dilov1.Header{h(strings.Repeat("X", dilov1.MaxHeaderNameLength+1), "1")}, []string{
+			f + "[0].name: Too long: may not be more than 256 bytes"}},
+		{"the same name twice, in another case", []dilov1.Header{h("X-A", "1"), h("X-B", "2"), {Name: "x-a", ValueFrom: secretKey("s", "k")}}, []string{
+			f + `[2].name: Duplicate value: "x-a": ` + f + `[0].name names this header too (header names are case-insensitive): set each header once`}},
+		{"value and valueFrom", []dilov1.Header{{Name: "X-A", Value: ptr("1"), ValueFrom: secretKey("s", "k")}}, []string{
+			f + "[0].valueFrom: Forbidden: must not be set with value: exactly one of value and valueFrom must be set"}},
+		{"neither value nor valueFrom", []dilov1.Header{{Name: "X-A"}}, []string{
+			f + "[0].value: Required value: exactly one of value and valueFrom (a key of a Secret or ConfigMap) must be set"}},
+		{"valueFrom of a Secret and a ConfigMap", []dilov1.Header{{Name: "X-A", ValueFrom: &dilov1.ValueSource{
+			SecretKeyRef: &dilov1.KeyRef{Name: "s", Key: "k"}, ConfigMapKeyRef: &dilov1.KeyRef{Name: "c", Key: "k"}}}}, []string{
+			f + "[0].valueFrom.configMapKeyRef: Forbidden: must not be set with secretKeyRef: exactly one of secretKeyRef and configMapKeyRef must be set"}},
+		{"valueFrom of neither", []dilov1.Header{{Name: "X-A", ValueFrom: &dilov1.ValueSource{}}}, []string{
+			f + "[0].valueFrom.secretKeyRef: Required value: exactly one of secretKeyRef and configMapKeyRef must be set"}},
+		{"valueFrom with names the API server refuses", []dilov1.Header{{Name: "X-A", ValueFrom: secretKey("Api_Token", "a/b")}}, []string{
+			f + `[0].valueFrom.secretKeyRef.name: Invalid value: "Api_Token": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+			f + `[0].valueFrom.secretKeyRef.key: Invalid value: "a/b": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`,
+		}},
+		{"too many", func() []dilov1.Header {
+			var hs []dilov1.Header
+			for i := range dilov1.MaxHeaders + 1 {
+				hs = append(hs, h(fmt.Sprintf("X-%d", i), "1"))
+			}
+			return hs
+		}(), []string{f + ": Too many: 33: must have at most 32 items"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := messages(validateHeaders(tt.headers, field.NewPath("spec", "test", "requests").Index(1).Child("headers")))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("validateHeaders() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidateBody(t *testing.T) {
+	const f = "spec.test.body"
+	warnGET := []string{f + ": the request's method is GET: DiLO sends the body, but many servers ignore a body on GET or HEAD, and some refuse the request; POST, PUT and PATCH are the methods for a body"}
+	tests := []struct {
+		name         string
+		body         *dilov1.Body
+		method       string
+		want, wantWs []string
+	}{
+		{name: "none", method: "GET"},
+		{name: "text", body: &dilov1.Body{Text: ptr(`{"id": 1}`)}, method: "POST"},
+		{name: "empty text", body: &dilov1.Body{Text: ptr("")}, method: "PUT"},
+		{name: "from a ConfigMap", body: &dilov1.Body{ValueFrom: configMapKey("payloads", "order.json")}, method: "PATCH"},
+		{name: "the longest text, in characters", body: &dilov1.Body{Text: ptr(strings.Repeat("é", dilov1.MaxInlineBodyLength))}, method: "POST"},
+		{name: "text too long", body: &dilov1.Body{Text: ptr(strings.Repeat("é", dilov1.MaxInlineBodyLength+1))}, method: "POST", want: []string{
+			f + ".text: Too long: may not be more than 16384 characters: put a larger body (up to 1 MiB) in a ConfigMap and read it with valueFrom"}},
+		{name: "text and valueFrom", body: &dilov1.Body{Text: ptr("x"), ValueFrom: secretKey("s", "k")}, method: "POST", want: []string{
+			f + ".valueFrom: Forbidden: must not be set with text: exactly one of text and valueFrom must be set"}},
+		{name: "neither", body: &dilov1.Body{}, method: "POST", want: []string{
+			f + ".text: Required value: exactly one of text and valueFrom (a key of a Secret or ConfigMap) must be set"}},
+		{name: "a bad key", body: &dilov1.Body{ValueFrom: configMapKey("payloads", "")}, method: "POST", want: []string{
+			f + `.valueFrom.configMapKeyRef.key: Invalid value: "": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`}},
+		{name: "GET", body: &dilov1.Body{Text: ptr("x")}, method: "GET", wantWs: warnGET},
+		{name: "no method: GET", body: &dilov1.Body{Text: ptr("x")}, wantWs: warnGET},
+		{name: "HEAD", body: &dilov1.Body{Text: ptr("x")}, method: "HEAD", wantWs: []string{
+			f + ": the request's method is HEAD: DiLO sends the body, but many servers ignore a body on GET or HEAD, and some refuse the request; POST, PUT and PATCH are the methods for a body"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs, warnings := validateBody(tt.body, tt.method, field.NewPath("spec", "test", "body"))
+			if diff := cmp.Diff(tt.want, messages(errs)); diff != "" {
+				t.Errorf("validateBody() errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantWs, warnings); diff != "" {
+				t.Errorf("validateBody() warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidateRequestMix(t *testing.T) {
+	mix := []dilov1.Request{{Name: "a", Path: "/"}}
+	tests := []struct {
+		name string
+		test dilov1.TestSpec
+		want []string
+	}{
+		{"a single request", dilov1.TestSpec{Method: "POST", Path: "/", Body: &dilov1.Body{Text: ptr("x")}}, nil},
+		{"a mix", dilov1.TestSpec{Requests: mix}, nil},
+		{"path and requests", dilov1.TestSpec{Path: "/", Requests: mix}, []string{
+			"spec.test.path: Forbidden: must not be set with requests: exactly one of path (a single request) and requests (a weighted mix) must be set"}},
+		{"method and body with requests", dilov1.TestSpec{Method: "POST", Body: &dilov1.Body{Text: ptr("x")}, Requests: mix}, []string{
+			"spec.test.method: Forbidden: must not be set with requests: each request of the mix has its own method",
+			"spec.test.body: Forbidden: must not be set with requests: each request of the mix has its own body",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := messages(validateRequestMix(&tt.test, field.NewPath("spec", "test")))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("validateRequestMix() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidateRequests(t *testing.T) {
+	const f = "spec.test.requests"
+	req := func(name, method, path string, weight int32) dilov1.Request {
+		return dilov1.Request{Name: name, Method: method, Path: path, Weight: ptr(weight)}
+	}
+	tests := []struct {
+		name         string
+		reqs         []dilov1.Request
+		want, wantWs []string
+	}{
+		{name: "a three-request mix", reqs: []dilov1.Request{
+			req("list-items", "GET", "/items?page=1", 8),
+			{Name: "get-item", Path: "/items/1"}, // method and weight defaulted later, or by the schema
+			{Name: "create-order", Method: "POST", Path: "/orders", Weight: ptr(int32(1)),
+				Headers: []dilov1.Header{{Name: "Content-Type", Value: ptr("application/json")}},
+				Body:    &dilov1.Body{ValueFrom: configMapKey("payloads", "order.json")}},
+		}},
+		{name: "the same name twice", reqs: []dilov1.Request{req("a", "GET", "/", 1), req("b", "GET", "/", 1), req("a", "POST", "/", 1)}, want: []string{
+			f + `[2].name: Duplicate value: "a": ` + f + `[0].name has this name too: each request needs its own, under which its results are reported`}},
+		{name: "a name that is no DNS label", reqs: []dilov1.Request{req("Get_Items", "GET", "/", 1)}, want: []string{
+			f + `[0].name: Invalid value: "Get_Items": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`}},
+		{name: "bad method and path", reqs: []dilov1.Request{req("a", "GET", "/", 1), req("b", "TRACE", "//evil.example/x", 1)}, want: []string{
+			f + `[1].method: Unsupported value: "TRACE": supported values: "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"`,
+			f + `[1].path: Invalid value: "//evil.example/x": must not start with "//": servers and proxies may read what follows as a host name`,
+		}},
+		{name: "a path with CR LF", reqs: []dilov1.Request{req("a", "GET", "/a\r\nX: 1", 1)}, want: []string{
+			f + `[0].path: Invalid value: "/a\r\nX: 1": must not contain CR or LF (byte 2): they end the HTTP request line, so the path could inject headers or a second request`}},
+		{name: "weights out of range", reqs: []dilov1.Request{req("a", "GET", "/", 0), req("b", "GET", "/", dilov1.MaxWeight+1)}, want: []string{
+			f + "[0].weight: Invalid value: 0: must be from 1 to 1000: the request's share of the mix, relative to the other requests' weights",
+			f + "[1].weight: Invalid value: 1001: must be from 1 to 1000: the request's share of the mix, relative to the other requests' weights",
+		}},
+		{name: "a request's headers and body", reqs: []dilov1.Request{{Name: "a", Method: "GET", Path: "/",
+			Headers: []dilov1.Header{{Name: "Host", Value: ptr("x")}}, Body: &dilov1.Body{Text: ptr("x")}}},
+			want:   []string{f + `[0].headers[0].name: Forbidden: "Host" is set by the agent, which owns the framing and connection headers (Host, Content-Length, Transfer-Encoding, Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade)`},
+			wantWs: []string{f + "[0].body: the request's method is GET: DiLO sends the body, but many servers ignore a body on GET or HEAD, and some refuse the request; POST, PUT and PATCH are the methods for a body"}},
+		{name: "too many", reqs: func() []dilov1.Request {
+			var rs []dilov1.Request
+			for i := range dilov1.MaxRequests + 1 {
+				rs = append(rs, req(fmt.Sprintf("r%d", i), "GET", "/", 1))
+			}
+			return rs
+		}(), want: []string{f + ": Too many: 17: must have at most 16 items"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs, warnings := validateRequests(tt.reqs, field.NewPath("spec", "test", "requests"))
+			if diff := cmp.Diff(tt.want, messages(errs)); diff != "" {
+				t.Errorf("validateRequests() errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantWs, warnings); diff != "" {
+				t.Errorf("validateRequests() warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidateTLS(t *testing.T) {
+	insecure := []string{"spec.test.tls.insecureSkipVerify: the Service's certificate is not checked: the traffic is encrypted, but whatever answers at the Service's address gets the requests, " +
+		"headers read from Secrets included; set tls.ca to the bundle of the CA that signed the Service's certificate instead"}
+	tests := []struct {
+		name         string
+		tls          *dilov1.TLS
+		protocol     string
+		want, wantWs []string
+	}{
+		{name: "none"},
+		{name: "HTTP/1.1 in cleartext", protocol: "HTTP/1.1"},
+		{name: "a CA from a ConfigMap", tls: &dilov1.TLS{CA: configMapKey("trust-bundle", "ca.crt")}, protocol: "HTTP/2"},
+		{name: "a CA from a Secret", tls: &dilov1.TLS{CA: secretKey("web-tls", "ca.crt")}},
+		{name: "insecureSkipVerify", tls: &dilov1.TLS{InsecureSkipVerify: true}, protocol: "HTTP/2", wantWs: insecure},
+		{name: "HTTP/2 in cleartext", protocol: "HTTP/2", want: []string{
+			`spec.test.protocol: Invalid value: "HTTP/2": needs tls: HTTP/2 is negotiated over TLS (ALPN), and DiLO does not send it in cleartext (h2c); set tls.ca, or tls.insecureSkipVerify: true`}},
+		{name: "an unknown protocol", protocol: "HTTP/3", want: []string{`spec.test.protocol: Unsupported value: "HTTP/3": supported values: "HTTP/1.1", "HTTP/2"`}},
+		{name: "ca and insecureSkipVerify", tls: &dilov1.TLS{CA: secretKey("web-tls", "ca.crt"), InsecureSkipVerify: true}, want: []string{
+			"spec.test.tls.insecureSkipVerify: Forbidden: must not be true with ca: exactly one of ca and insecureSkipVerify: true must be set"}},
+		{name: "neither", tls: &dilov1.TLS{}, want: []string{
+			"spec.test.tls.ca: Required value: exactly one of ca (the CA bundle the Service's certificate must chain to) and insecureSkipVerify: true must be set"}},
+		{name: "a bad ca", tls: &dilov1.TLS{CA: &dilov1.ValueSource{}}, want: []string{
+			"spec.test.tls.ca.secretKeyRef: Required value: exactly one of secretKeyRef and configMapKeyRef must be set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs, warnings := validateTLS(tt.tls, tt.protocol, field.NewPath("spec", "test"))
+			if diff := cmp.Diff(tt.want, messages(errs)); diff != "" {
+				t.Errorf("validateTLS() errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantWs, warnings); diff != "" {
+				t.Errorf("validateTLS() warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidateLoad(t *testing.T) {
+	const f = "spec.test."
+	rate := func(d, r int32) dilov1.Stage { return dilov1.Stage{DurationSeconds: d, TotalRate: ptr(r)} }
+	conns := func(d, c int32) dilov1.Stage { return dilov1.Stage{DurationSeconds: d, TotalConcurrency: ptr(c)} }
+	spec := func(replicas int32, change func(*dilov1.TestSpec)) *dilov1.LoadTestSpec {
+		s := &dilov1.LoadTestSpec{Replicas: replicas, Test: dilov1.TestSpec{ServiceName: "web", Path: "/"}}
+		change(&s.Test)
+		return s
+	}
+	tests := []struct {
+		name string
+		spec *dilov1.LoadTestSpec
+		want []string
+	}{
+		{"each pod's fields", spec(3, func(t *dilov1.TestSpec) {
+			t.Rate, t.DurationSeconds, t.Concurrency = ptr(int32(10)), ptr(int32(60)), ptr(int32(4))
+		}), nil},
+		{"totals, one each", spec(3, func(t *dilov1.TestSpec) {
+			t.TotalRate, t.DurationSeconds, t.TotalConcurrency = ptr(int32(3)), ptr(int32(60)), ptr(int32(3))
+		}), nil},
+		{"totals at one pod's maxima", spec(3, func(t *dilov1.TestSpec) {
+			t.TotalRate, t.DurationSeconds, t.TotalConcurrency = ptr(int32(3*dilov1.MaxRate)), ptr(int32(60)), ptr(int32(3*dilov1.MaxConcurrency))
+		}), nil},
+		{"rate and totalRate", spec(3, func(t *dilov1.TestSpec) {
+			t.Rate, t.TotalRate, t.DurationSeconds = ptr(int32(10)), ptr(int32(30)), ptr(int32(60))
+		}), []string{
+			f + "totalRate: Forbidden: must not be set with rate: rate is each pod's and totalRate the whole test's; set one of them"}},
+		{"totals below replicas", spec(5, func(t *dilov1.TestSpec) {
+			t.TotalRate, t.DurationSeconds, t.TotalConcurrency = ptr(int32(4)), ptr(int32(60)), ptr(int32(2))
+		}), []string{
+			f + "totalRate: Invalid value: 4: must be at least spec.replicas (5): it is split across the pods, and each pod gets at least 1 request per second",
+			f + "totalConcurrency: Invalid value: 2: must be at least spec.replicas (5): it is split across the pods, and each pod gets at least 1 connection",
+		}},
+		{"totals above one pod's maxima", spec(3, func(t *dilov1.TestSpec) {
+			t.TotalRate, t.DurationSeconds, t.TotalConcurrency = ptr(int32(3*dilov1.MaxRate+1)), ptr(int32(60)), ptr(int32(3*dilov1.MaxConcurrency+1))
+		}), []string{
+			f + "totalRate: Invalid value: 300001: split across 3 replicas, it asks 100001 requests per second of one pod, more than the 100000 one pod sends (spec.test.rate's maximum): add replicas",
+			f + "totalConcurrency: Invalid value: 3001: split across 3 replicas, it asks 1001 connections of one pod, more than the 1000 one pod sends (spec.test.concurrency's maximum): add replicas",
+		}},
+		{"replicas out of range count as one", spec(0, func(t *dilov1.TestSpec) { t.TotalConcurrency = ptr(int32(1)) }), nil},
+		{"stages of totalRate, ramping up and down", spec(4, func(t *dilov1.TestSpec) {
+			t.TotalConcurrency = ptr(int32(400))
+			t.Stages = []dilov1.Stage{rate(60, 100), rate(300, 4000), rate(0, 2), rate(60, 0)}
+		}), nil},
+		{"stages of totalConcurrency", spec(4, func(t *dilov1.TestSpec) {
+			t.Concurrency = ptr(int32(1))
+			t.Stages = []dilov1.Stage{conns(60, 4), conns(300, 400), conns(60, 0)}
+		}), nil},
+		{"stages with rate, totalRate and durationSeconds; repeat ignored", spec(4, func(t *dilov1.TestSpec) {
+			t.Rate, t.TotalRate, t.DurationSeconds, t.Repeat = ptr(int32(1)), ptr(int32(4)), ptr(int32(60)), ptr(int32(100))
+			t.Stages = []dilov1.Stage{rate(60, 100)}
+		}), []string{
+			f + "totalRate: Forbidden: must not be set with rate: rate is each pod's and totalRate the whole test's; set one of them",
+			f + "rate: Forbidden: must not be set with stages, which say how much load to send and for how long",
+			f + "totalRate: Forbidden: must not be set with stages, which say how much load to send and for how long",
+			f + "durationSeconds: Forbidden: must not be set with stages, which say how much load to send and for how long",
+		}},
+		{"stages of both kinds", spec(4, func(t *dilov1.TestSpec) { t.Stages = []dilov1.Stage{rate(60, 100), conns(60, 8), rate(60, 10)} }), []string{
+			f + "stages[1].totalConcurrency: Invalid value: 8: spec.test.stages[0] sets totalRate: every stage must set totalRate (open model), or every stage totalConcurrency (closed model)"}},
+		{"a stage with both targets, and one with none", spec(4, func(t *dilov1.TestSpec) {
+			t.Stages = []dilov1.Stage{{DurationSeconds: 60, TotalRate: ptr(int32(1)), TotalConcurrency: ptr(int32(4))}, {DurationSeconds: 60}, conns(60, 8)}
+		}), []string{
+			f + "stages[0].totalConcurrency: Forbidden: must not be set with totalRate: exactly one of totalRate and totalConcurrency must be set",
+			f + "stages[1].totalRate: Required value: exactly one of totalRate (open model) and totalConcurrency (closed model) must be set",
+		}},
+		{"stages of no time", spec(4, func(t *dilov1.TestSpec) { t.Stages = []dilov1.Stage{rate(0, 100), rate(0, 10)} }), []string{
+			f + "stages: Invalid value: 0: must last 1 to 86400 seconds in total"}},
+		{"stages of more than a day", spec(4, func(t *dilov1.TestSpec) { t.Stages = []dilov1.Stage{rate(86400, 100), rate(1, 10)} }), []string{
+			f + "stages: Invalid value: 86401: must last 1 to 86400 seconds in total"}},
+		{"negative durations and targets", spec(4, func(t *dilov1.TestSpec) { t.Stages = []dilov1.Stage{rate(-1, 100), rate(60, -10)} }), []string{
+			f + "stages[0].durationSeconds: Invalid value: -1: must be from 0 to 86400",
+			f + "stages[1].totalRate: Invalid value: -10: must not be negative",
+		}},
+		{"stages of totalConcurrency that never give every pod a connection", spec(4, func(t *dilov1.TestSpec) { t.Stages = []dilov1.Stage{conns(60, 2), conns(60, 3), conns(60, 0)} }), []string{
+			f + "stages[1].totalConcurrency: Invalid value: 3: the stages' largest totalConcurrency must be at least spec.replicas (4): it is split across the pods, and each pod needs at least 1 connection at the peak"}},
+		{"stages above one pod's maxima", spec(2, func(t *dilov1.TestSpec) { t.Stages = []dilov1.Stage{rate(60, 200001), rate(60, 5)} }), []string{
+			f + "stages[0].totalRate: Invalid value: 200001: split across 2 replicas, it asks 100001 requests per second of one pod, more than the 100000 one pod sends (spec.test.rate's maximum): add replicas"}},
+		{"stages of connections above one pod's maxima", spec(2, func(t *dilov1.TestSpec) { t.Stages = []dilov1.Stage{conns(60, 5), conns(60, 2001)} }), []string{
+			f + "stages[1].totalConcurrency: Invalid value: 2001: split across 2 replicas, it asks 1001 connections of one pod, more than the 1000 one pod sends (spec.test.concurrency's maximum): add replicas"}},
+		{"totalConcurrency with stages of totalConcurrency", spec(2, func(t *dilov1.TestSpec) {
+			t.TotalConcurrency, t.Stages = ptr(int32(10)), []dilov1.Stage{conns(60, 10)}
+		}), []string{
+			f + "totalConcurrency: Forbidden: must not be set with stages of totalConcurrency, which say how many connections there are over time"}},
+		{"too many stages", spec(2, func(t *dilov1.TestSpec) {
+			for range dilov1.MaxStages + 1 {
+				t.Stages = append(t.Stages, rate(1, 10))
+			}
+		}), []string{f + "stages: Too many: 33: must have at most 32 items"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := messages(validateLoad(tt.spec, field.NewPath("spec", "test")))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("validateLoad() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// everyReference is a test that reads a Secret or ConfigMap wherever one may be read,
+// some of them more than once.
+func everyReference() *dilov1.TestSpec {
+	return &dilov1.TestSpec{
+		Headers: []dilov1.Header{
+			{Name: "X-Plain", Value: ptr("1")},
+			{Name: "Authorization", ValueFrom: secretKey("api-token", "token")},
+		},
+		Body: &dilov1.Body{ValueFrom: configMapKey("payloads", "default.json")},
+		Requests: []dilov1.Request{
+			{Name: "a", Headers: []dilov1.Header{{Name: "X-Tenant", ValueFrom: configMapKey("payloads", "tenant")}}},
+			{Name: "b", Body: &dilov1.Body{ValueFrom: secretKey("api-token", "body")}},
+			{Name: "c", Body: &dilov1.Body{Text: ptr("x")}},
+		},
+		TLS: &dilov1.TLS{CA: configMapKey("trust-bundle", "ca.crt")},
+	}
+}
+
+// refStrings is refs as "resource/name key at path", for diffs.
+func refStrings(refs []reference) []string {
+	var out []string
+	for _, r := range refs {
+		out = append(out, fmt.Sprintf("%s/%s %s at %s", r.resource, r.name, r.key, r.path))
+	}
+	return out
+}
+
+func TestReferences(t *testing.T) {
+	refs := references(everyReference(), field.NewPath("spec", "test"))
+	want := []string{
+		"secrets/api-token token at spec.test.headers[1].valueFrom.secretKeyRef",
+		"configmaps/payloads default.json at spec.test.body.valueFrom.configMapKeyRef",
+		"configmaps/payloads tenant at spec.test.requests[0].headers[0].valueFrom.configMapKeyRef",
+		"secrets/api-token body at spec.test.requests[1].body.valueFrom.secretKeyRef",
+		"configmaps/trust-bundle ca.crt at spec.test.tls.ca.configMapKeyRef",
+	}
+	if diff := cmp.Diff(want, refStrings(refs)); diff != "" {
+		t.Errorf("references() (-want +got):\n%s", diff)
+	}
+	want = []string{
+		"secrets/api-token token at spec.test.headers[1].valueFrom.secretKeyRef",
+		"configmaps/payloads default.json at spec.test.body.valueFrom.configMapKeyRef",
+		"configmaps/trust-bundle ca.crt at spec.test.tls.ca.configMapKeyRef",
+	}
+	if diff := cmp.Diff(want, refStrings(objects(refs))); diff != "" {
+		t.Errorf("objects() (-want +got):\n%s", diff)
+	}
+	if refs := references(&dilov1.TestSpec{Path: "/", Headers: []dilov1.Header{{Name: "X-A", Value: ptr("1")}}}, field.NewPath("spec", "test")); refs != nil {
+		t.Errorf("references() of a test without any = %v, want none", refStrings(refs))
+	}
+}
+
+func TestReferenceForbidden(t *testing.T) {
+	r := references(everyReference(), field.NewPath("spec", "test"))[0]
+	got := referenceForbidden("mallory", "team-a", r).Error()
+	want := `spec.test.headers[1].valueFrom.secretKeyRef: Forbidden: user "mallory" may not get secrets "api-token" in namespace "team-a", so may not have DiLO read it either`
+	if got != want {
+		t.Errorf("referenceForbidden() = %q; want %q", got, want)
+	}
+}
+
+func TestWarnMissingReferences(t *testing.T) {
+	refs := references(everyReference(), field.NewPath("spec", "test"))
+	secret, payloads, bundle := object{"secrets", "api-token"}, object{"configmaps", "payloads"}, object{"configmaps", "trust-bundle"}
+	const suffix = ": a run that starts before it does fails with reason ReferenceNotFound"
+	tests := []struct {
+		name string
+		read map[object]found
+		want []string
+	}{
+		{"nothing read", nil, nil},
+		{"all there", map[object]found{
+			secret:   {exists: true},
+			payloads: {exists: true, keys: map[string]bool{"default.json": true, "tenant": true}},
+			bundle:   {exists: true, keys: map[string]bool{"ca.crt": true}},
+		}, nil},
+		{"none there: one warning each, at its first reference", map[object]found{secret: {}, payloads: {}, bundle: {}}, []string{
+			`spec.test.headers[1].valueFrom.secretKeyRef: Secret "api-token" in namespace "team-a" does not exist` + suffix,
+			`spec.test.body.valueFrom.configMapKeyRef: ConfigMap "payloads" in namespace "team-a" does not exist` + suffix,
+			`spec.test.tls.ca.configMapKeyRef: ConfigMap "trust-bundle" in namespace "team-a" does not exist` + suffix,
+		}},
+		{"ConfigMaps without the keys", map[object]found{
+			payloads: {exists: true, keys: map[string]bool{"default.json": true}},
+			bundle:   {exists: true, keys: map[string]bool{}},
+		}, []string{
+			`spec.test.requests[0].headers[0].valueFrom.configMapKeyRef: ConfigMap "payloads" in namespace "team-a" has no key "tenant": a run that starts before it has fails with reason ReferenceNotFound`,
+			`spec.test.tls.ca.configMapKeyRef: ConfigMap "trust-bundle" in namespace "team-a" has no key "ca.crt": a run that starts before it has fails with reason ReferenceNotFound`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := warnMissingReferences("team-a", refs, tt.read)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("warnMissingReferences() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

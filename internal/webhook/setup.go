@@ -35,7 +35,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	err := ctrl.NewWebhookManagedBy(mgr, &dilov1.LoadTest{}).
 		WithDefaulter(LoadTestDefaulter{}).
-		WithValidator(&LoadTestValidator{Services: mgr.GetClient(), Policy: opts.Policy, PodRights: PodRightsReviewer(mgr.GetClient())}).
+		WithValidator(&LoadTestValidator{
+			Services: mgr.GetClient(), References: mgr.GetAPIReader(), Policy: opts.Policy, Rights: SubjectAccessReviewer(mgr.GetClient()),
+		}).
 		Complete()
 	if err != nil {
 		return fmt.Errorf("failed to register the LoadTest webhooks: %w", err)

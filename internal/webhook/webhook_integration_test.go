@@ -734,6 +734,27 @@ func TestWebhookServerItself(t *testing.T) {
 		t.Errorf("a path with CR LF: allowed=%t, message %q", resp.Allowed, resp.Result.Message)
 	}
 
+	// What the schema's rules refuse of the new fields, the webhook refuses on its own.
+	lt = loadTest("default", "x")
+	lt.TypeMeta = metav1.TypeMeta{APIVersion: "example.org/v1", Kind: "LoadTest"}
+	lt.Spec.Test.Requests = []dilov1.Request{{Name: "a", Method: "GET", Path: "/"}, {Name: "a", Method: "GET", Path: "/b"}}
+	lt.Spec.Test.Headers = []dilov1.Header{{Name: "X-A", Value: ptr("1\r\nX-Injected: 1")}, {Name: "X-B"}}
+	lt.Spec.Test.Stages = []dilov1.Stage{{DurationSeconds: 60, TotalRate: ptr(int32(10))}, {DurationSeconds: 60, TotalConcurrency: ptr(int32(10))}}
+	lt.Spec.Test.Protocol = "HTTP/2"
+	resp = review("/validate-example-org-v1-loadtest", lt)
+	for _, want := range []string{
+		"spec.test.path: Forbidden: must not be set with requests: exactly one of path (a single request) and requests (a weighted mix) must be set",
+		`spec.test.requests[1].name: Duplicate value: "a"`,
+		"spec.test.headers[0].value: Invalid value: must not contain CR or LF (byte 1)",
+		"spec.test.headers[1].value: Required value: exactly one of value and valueFrom",
+		`spec.test.protocol: Invalid value: "HTTP/2": needs tls`,
+		"spec.test.stages[1].totalConcurrency: Invalid value: 10: spec.test.stages[0] sets totalRate: every stage must set totalRate (open model), or every stage totalConcurrency (closed model)",
+	} {
+		if resp.Allowed || !strings.Contains(resp.Result.Message, want) {
+			t.Errorf("new fields past the schema: allowed=%t, message %q; want it to hold %q", resp.Allowed, resp.Result.Message, want)
+		}
+	}
+
 	sd := &dilov1.SimpleDeployment{TypeMeta: metav1.TypeMeta{APIVersion: "example.org/v1", Kind: "SimpleDeployment"}, ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "default"}}
 	sd.Spec.Sleepytime = ptr(intstr.FromString("1; reboot"))
 	resp = review("/validate-example-org-v1-simpledeployment", sd)
