@@ -40,7 +40,7 @@ run: ## Run the manager out of cluster against $$KUBECONFIG, without webhooks.
 	ENABLE_WEBHOOKS=false go run ./cmd/manager
 
 .PHONY: bench-agent
-bench-agent: ## The agent vs wrk on a local nginx (64 connections, pinned, alternating rounds); last line: ratio=... rss_mib=...
+bench-agent: ## The agent vs wrk and h2load on a local nginx (64 connections, pinned, alternating rounds): GET, then post_ratio, https_ratio, h2_ratio and ramp_max_dev lines; last line: ratio=... rss_mib=... (the GET's)
 	hack/bench-agent.sh
 
 # ---- Local cluster, images and end to end (hack/cluster, hack/image, hack/certmanager, e2e/) ----
@@ -88,6 +88,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := internal/webhook:FuzzValidateLoadTest internal/webhook:FuzzValidateSimpleDeployment \
 	internal/webhook:FuzzAdmissionReview \
 	internal/agent:FuzzPrepareHTTP1 internal/agent/flagplan:FuzzParse \
+	internal/report:FuzzParseFull internal/report/podreport:FuzzParseFull \
 	internal/report:FuzzParse internal/report/podreport:FuzzParse internal/report/runplan:FuzzParse
 .PHONY: fuzz
 fuzz: ## Fuzz the admission webhooks (AdmissionReview decoding and validators), the agent's requests and agent-bench's flags, run plans and result parsing, $(FUZZTIME) per target (inputs shrunk for at most 100 runs, so short runs fuzz).

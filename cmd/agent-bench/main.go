@@ -1,16 +1,19 @@
 // Command agent-bench runs the agent's load from flags, for benchmarks and
-// tests by hand: the same load loop, fetcher and result document as the
+// tests by hand: the same load loop, fetchers and result documents as the
 // agent in a pod, from a plan built from flags instead of the controller's
 // plan file, with what the process spent added to the summary line.
 //
-//	agent-bench [run] --url=http://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET]
-//	            [--requests=N] [--concurrency=C] [--timeout=10s] [--rate=R --duration=D]
-//	            [--duration=D] [--start-file=F] [--start-timeout=10m] [--result-file=F]
-//	            [--cpu-profile=F]
+//	agent-bench [run] --url=http[s]://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET]
+//	            [--header='Name: value']... [--body=TEXT | --body-file=F]
+//	            [--requests=N] [--concurrency=C] [--timeout=10s] [--duration=D]
+//	            [--rate=R --duration=D | --rate-stages=D:R,... | --connection-stages=D:C,...]
+//	            [--ca-file=F | --insecure] [--server-name=NAME] [--http2]
+//	            [--start-file=F] [--start-timeout=10m] [--result-file=F] [--cpu-profile=F]
 //
 // The flags are internal/agent/flagplan's; -c and -d are short for
 // --concurrency and --duration. Exit status as the agent's: 0 when the load
-// ran, 2 on a bad command line, 1 when it could not run.
+// ran, 2 on a bad command line (--body-file unreadable included), 1 when it
+// could not run.
 package main
 
 import (
@@ -29,15 +32,23 @@ import (
 	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
-const usageText = `usage: agent-bench [run] --url=http://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET] [--requests=N]
-            [--concurrency=C] [--timeout=10s] [--rate=R --duration=D] [--duration=D] [--start-file=F]
-            [--start-timeout=10m] [--result-file=F] [--cpu-profile=F]
+const usageText = `usage: agent-bench [run] --url=http[s]://HOST[:PORT]/PATH [--host=HOST[:PORT]] [--method=GET]
+            [--header='Name: value']... [--body=TEXT | --body-file=F] [--requests=N] [--concurrency=C]
+            [--timeout=10s] [--duration=D] [--rate=R --duration=D | --rate-stages=D:R,... | --connection-stages=D:C,...]
+            [--ca-file=F | --insecure] [--server-name=NAME] [--http2]
+            [--start-file=F] [--start-timeout=10m] [--result-file=F] [--cpu-profile=F]
 Closed model by default (C connections, each sends its next request when the previous one ended,
 --requests in total, 0 = until --duration); with --rate, open model (R requests started per second
 for --duration; --requests is then ignored). -c and -d are short for --concurrency and --duration.
+Stages DURATION:TARGET,... go linearly from the previous target (0 before the first) to their own,
+a duration of 0 jumping: --rate-stages are the open model's rates (at most C in flight),
+--connection-stages the closed model's connections (--requests, if set, caps the total).
 The URL's host is where connections go: an IP address as it is, a DNS name (end it with a dot to
 skip search domains) resolved by the agent and refused, as errors of class dns, when it is answered
-for another name (a CNAME). --host is the Host header; by default the URL's authority.`
+for another name (a CNAME). --host is the Host header; by default the URL's authority. https://
+speaks TLS, verified with --ca-file for --server-name (default: the URL's host) or not with
+--insecure; --http2 speaks HTTP/2. --header is repeatable; --body-file is read once at start.
+The summary goes to stdout, the full result document last; --result-file gets the compact one.`
 
 func main() {
 	// SIGTERM and ^C stop the load early; what was sent is still reported.
@@ -62,6 +73,10 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	if err := run(ctx, cfg, stdout); err != nil {
+		if agent.IsPlanError(err) { // a file a flag names, read when the load starts
+			fmt.Fprintf(stderr, "agent-bench: %v\n", flagplan.FlagError(err))
+			return 2
+		}
 		fmt.Fprintf(stderr, "agent-bench: could not run: %v\n", err)
 		return 1
 	}

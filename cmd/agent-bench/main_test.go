@@ -21,9 +21,15 @@ import (
 
 func TestParseArgs(t *testing.T) {
 	bench := runplan.Plan{Version: runplan.Version,
-		Target:  runplan.Target{Address: "127.0.0.1:18090", Host: "127.0.0.1:18090", Path: "/", Method: "GET"},
-		Load:    runplan.Load{Closed: &runplan.Closed{Concurrency: 64, Duration: runplan.Duration(5 * time.Second)}},
-		Timeout: runplan.Duration(10 * time.Second)}
+		Target:   runplan.Target{Address: "127.0.0.1:18090", Host: "127.0.0.1:18090"},
+		Requests: []runplan.Request{{Name: "default", Weight: 1, Method: "GET", Path: "/"}},
+		Load:     runplan.Load{Closed: &runplan.Closed{Concurrency: 64, Duration: runplan.Duration(5 * time.Second)}},
+		Timeout:  runplan.Duration(10 * time.Second)}
+	tlsBench := bench
+	tlsBench.Target = runplan.Target{Address: "127.0.0.1:18443", Host: "127.0.0.1:18443",
+		TLS: &runplan.TLS{ServerName: "localhost", CAFile: "/tmp/ca.pem", HTTP2: true}}
+	tlsBench.Headers = []runplan.Header{{Name: "Authorization", Value: "Bearer t"}}
+	tlsBench.Requests = []runplan.Request{{Name: "default", Weight: 1, Method: "POST", Path: "/", Body: &runplan.Body{File: "/tmp/body"}}}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -34,6 +40,9 @@ func TestParseArgs(t *testing.T) {
 		{"without run", []string{"-c", "64", "-d", "5s", "-url", "http://127.0.0.1:18090/"}, config{plan: bench}, ""},
 		{"cpu profile", []string{"-c", "64", "-d", "5s", "-url", "http://127.0.0.1:18090/", "--cpu-profile=/tmp/p"},
 			config{plan: bench, cpuProfile: "/tmp/p"}, ""},
+		{"tls, headers, body", []string{"run", "-c", "64", "-d", "5s", "--url", "https://127.0.0.1:18443/", "--server-name=localhost",
+			"--ca-file=/tmp/ca.pem", "--http2", "--header", "Authorization: Bearer t", "--method=POST", "--body-file=/tmp/body"},
+			config{plan: tlsBench}, ""},
 		{"plan field", []string{"run", "-c", "0", "-d", "5s", "--url", "http://127.0.0.1:18090/"}, config{}, "--concurrency must be between 1 and"},
 		{"unknown flag", []string{"run", "--plan-file=/etc/dilo/start/plan"}, config{}, "flag provided but not defined: -plan-file"},
 		{"stray argument", []string{"run", "-d", "5s", "--url", "http://127.0.0.1:18090/", "extra"}, config{}, `unexpected argument "extra"`},
@@ -73,6 +82,8 @@ func TestExitCodes(t *testing.T) {
 		{"unwritable result", []string{"run", "--url=" + srv.URL + "/", "--requests=1", "--result-file=" + dir + "/no/such/dir"}, 1, "failed to open result file"},
 		{"unwritable profile", []string{"run", "--url=" + srv.URL + "/", "--requests=1", "--cpu-profile=" + dir + "/no/such/dir"}, 1, "failed to create CPU profile"},
 		{"gate timeout", []string{"run", "--url=" + srv.URL + "/", "--requests=1", "--start-file=" + dir + "/absent", "--start-timeout=50ms"}, 1, "could not run: no start time"},
+		{"body file absent", []string{"run", "--url=" + srv.URL + "/", "--requests=1", "--method=POST", "--body-file=" + dir + "/absent"},
+			2, "agent-bench: --body-file could not be read: open " + dir + "/absent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -92,7 +103,8 @@ func TestExitCodes(t *testing.T) {
 }
 
 // TestSummaryLine: the JSON line hack/bench-agent.sh reads holds the run's
-// "rps" and "errors" and the process's numbers; the CPU profile is written.
+// "rps" and "errors" and the process's numbers, the full result document
+// follows as the last line, and the CPU profile is written.
 func TestSummaryLine(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
@@ -114,6 +126,11 @@ func TestSummaryLine(t *testing.T) {
 	}
 	if s.RPS <= 0 || s.Requests == 0 || s.Errors != 0 || s.CPUMicrosPerReq <= 0 || s.MaxRSSKiB <= 0 {
 		t.Errorf("summary line %s", line)
+	}
+	last := strings.TrimSuffix(stdout.String(), "\n")
+	last = last[strings.LastIndexByte(last, '\n')+1:]
+	if r, err := podreport.ParseFull(last); err != nil || r.Requests != s.Requests {
+		t.Errorf("last line of stdout is not the full result document of the run: %v", err)
 	}
 	if fi, err := os.Stat(profile); err != nil || fi.Size() == 0 {
 		t.Errorf("CPU profile: %v", err)

@@ -241,17 +241,29 @@ func TestClosedModeDuration(t *testing.T) {
 	}
 }
 
-// TestRunAllocationsPerRequest: whole runs, closed and open model, allocate
-// a bounded amount (workers, histogram pages of at most 42 octaves each,
-// dials, the report: a few hundred allocations) and nothing per request.
+// TestRunAllocationsPerRequest: whole runs, closed and open model, one
+// request or a mix with headers and bodies, allocate a bounded amount
+// (workers, histogram pages of at most 42 octaves each, dials, the report: a
+// few hundred allocations) and nothing per request.
 func TestRunAllocationsPerRequest(t *testing.T) {
 	url := keepAliveServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	for name, args := range map[string][]string{
-		"closed": {"--url=" + url, "--requests=20000", "--concurrency=4"},
-		"open":   {"--url=" + url, "--rate=40000", "--duration=500ms", "--concurrency=4"},
+	mix := func(args ...string) runplan.Plan {
+		plan := testPlan(t, append(args, "--header=Authorization: Bearer abc", "--header=X-Trace: 1")...)
+		body := &runplan.Body{Text: strings.Repeat("b", 1024)}
+		plan.Requests = []runplan.Request{{Name: "a", Weight: 3, Method: "GET", Path: "/a"},
+			{Name: "b", Weight: 2, Method: "POST", Path: "/b", Body: body, Headers: []runplan.Header{{Name: "Content-Type", Value: "text/plain"}}},
+			{Name: "c", Weight: 1, Method: "PUT", Path: "/c", Body: body}}
+		return plan
+	}
+	for name, plan := range map[string]runplan.Plan{
+		"closed":      testPlan(t, "--url="+url, "--requests=20000", "--concurrency=4"),
+		"open":        testPlan(t, "--url="+url, "--rate=40000", "--duration=500ms", "--concurrency=4"),
+		"closed mix":  mix("--url="+url, "--requests=20000", "--concurrency=4"),
+		"open mix":    mix("--url="+url, "--rate=40000", "--duration=500ms", "--concurrency=4"),
+		"open ramp":   testPlan(t, "--url="+url, "--rate-stages=250ms:40000,250ms:40000", "--concurrency=4"),
+		"closed ramp": testPlan(t, "--url="+url, "--connection-stages=100ms:4,400ms:4", "--requests=20000"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			plan := testPlan(t, args...)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			r, err := Run(context.Background(), plan)
@@ -259,8 +271,12 @@ func TestRunAllocationsPerRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Requests < 10000 || r.Errors != 0 {
-				t.Fatalf("requests %d errors %d", r.Requests, r.Errors)
+			byRequest := 0 // one request: the totals are its results
+			if len(plan.Requests) > 1 {
+				byRequest = len(plan.Requests)
+			}
+			if r.Requests < 10000 || r.Errors != 0 || len(r.ByRequest) != byRequest {
+				t.Fatalf("requests %d errors %d, %d requests reported", r.Requests, r.Errors, len(r.ByRequest))
 			}
 			perRequest := float64(after.Mallocs-before.Mallocs) / float64(r.Requests)
 			t.Logf("%d allocations for %d requests", after.Mallocs-before.Mallocs, r.Requests)
@@ -268,5 +284,52 @@ func TestRunAllocationsPerRequest(t *testing.T) {
 				t.Fatalf("%.4f allocations per request", perRequest)
 			}
 		})
+	}
+}
+
+// TestRunMix: a mix of requests goes out by its weights, each with its own
+// method, path, headers and body, and the report counts each request apart,
+// in plan order, the totals their sums.
+func TestRunMix(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")+" "+r.Header.Get("X-Own")+" "+string(body)]++
+		mu.Unlock()
+		if r.URL.Path == "/b" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	plan := testPlan(t, "--url="+srv.URL+"/", "--requests=600", "--concurrency=3", "--header=Authorization: common")
+	plan.Requests = []runplan.Request{
+		{Name: "a", Weight: 3, Method: "GET", Path: "/a"},
+		{Name: "b", Weight: 2, Method: "POST", Path: "/b", Body: &runplan.Body{Text: "hello"}, Headers: []runplan.Header{{Name: "X-Own", Value: "b"}}},
+		{Name: "c", Weight: 1, Method: "GET", Path: "/c", Headers: []runplan.Header{{Name: "authorization", Value: "own"}}},
+	}
+	r, err := Run(context.Background(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.EncodeFull(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 600 || r.Errors != r.ByRequest[1].Requests || r.Codes["404"] != r.ByRequest[1].Requests {
+		t.Fatalf("requests %d errors %d codes %v", r.Requests, r.Errors, r.Codes)
+	}
+	keys := []string{"GET /a common  ", "POST /b common b hello", "GET /c own  "}
+	for i, q := range r.ByRequest {
+		if want := plan.Requests[i].Name; q.Name != want {
+			t.Errorf("byRequest %d is %q, want %q", i, q.Name, want)
+		}
+		if q.Requests != seen[keys[i]] || q.Latency.Count() != uint64(q.Requests) {
+			t.Errorf("request %s: %d reported, %d latencies, %d seen as %q (all seen: %v)", q.Name, q.Requests, q.Latency.Count(), seen[keys[i]], keys[i], seen)
+		}
+		// Each worker walks whole cycles of 6 but for its last one.
+		if want := int64(100 * plan.Requests[i].Weight); q.Requests < want-9 || q.Requests > want+9 {
+			t.Errorf("request %s: %d sent, want %d by its weight", q.Name, q.Requests, want)
+		}
 	}
 }

@@ -159,7 +159,7 @@ func TestDialByName(t *testing.T) {
 			})
 			port := url[strings.LastIndexByte(url, ':')+1:]
 			plan := testPlan(t, "--url=http://"+tc.host+":"+port+"/", "--requests=6", "--concurrency=2", "--timeout=5s")
-			r, err := runWith(context.Background(), plan, newTCPDialer(plan.Target.Address, resolver))
+			r, err := runWith(context.Background(), plan, resolver)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,7 +16,8 @@ import (
 	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
-// keepAliveServer answers every request on a connection with response, forever.
+// keepAliveServer answers every request on a connection with response,
+// forever, skipping the request's body of Content-Length.
 func keepAliveServer(t testing.TB, response string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,12 +34,21 @@ func keepAliveServer(t testing.TB, response string) string {
 				defer c.Close()
 				br := bufio.NewReader(c)
 				resp := []byte(response)
+				body := 0
 				for {
 					line, err := br.ReadSlice('\n')
 					if err != nil {
 						return
 					}
+					if n, ok := headerValue(trimSpace(line), "content-length:"); ok {
+						length, _ := parseDecimal(n)
+						body = int(length)
+					}
 					if len(line) == 2 { // "\r\n": end of the request head
+						if _, err := br.Discard(body); err != nil {
+							return
+						}
+						body = 0
 						if _, err := c.Write(resp); err != nil {
 							return
 						}
@@ -64,12 +74,14 @@ func newTestWorker(t testing.TB, src *source, args ...string) *worker {
 	return newWorkers(plan, src, newTCPDialer(plan.Target.Address, nil))[0]
 }
 
-// testMix is a mix of GET /a three times to POST /b once, at the plan's target.
+// testMixRequests is a mix of GET /a three times to POST /b once.
+var testMixRequests = []runplan.Request{{Name: "a", Weight: 3, Method: "GET", Path: "/a"}, {Name: "b", Weight: 1, Method: "POST", Path: "/b"}}
+
+// testMix is testMixRequests at the plan's target.
 func testMix(t testing.TB, plan runplan.Plan) *source {
 	t.Helper()
-	get, post := plan.Target, plan.Target
-	get.Path, post.Method, post.Path = "/a", "POST", "/b"
-	src, err := newSource([]preparedRequest{prepareHTTP1(0, get), prepareHTTP1(1, post)}, []int{3, 1})
+	plan.Requests = testMixRequests
+	src, err := planSource(plan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,19 +91,23 @@ func testMix(t testing.TB, plan runplan.Plan) *source {
 // TestRequestDoesNotAllocate: in steady state (connection open) one request,
 // from the choice in the mix through the fetcher interface to its parsing
 // and its recording, allocates nothing, for Content-Length and chunked
-// responses and a mix of requests alike.
+// responses, a request with headers and a 1 KiB body, and a mix of requests
+// alike.
 func TestRequestDoesNotAllocate(t *testing.T) {
 	const contentLength = "HTTP/1.1 200 OK\r\nServer: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 	for _, tc := range []struct {
 		name, response string
 		mix            bool
+		args           []string
 	}{
-		{"content-length", contentLength, false},
-		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n3\r\nabc\r\n0\r\n\r\n", false},
-		{"mix", contentLength, true},
+		{"content-length", contentLength, false, nil},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n3\r\nabc\r\n0\r\n\r\n", false, nil},
+		{"headers and body", contentLength, false, []string{"--method=POST", "--header=Authorization: Bearer abc",
+			"--header=Content-Type: application/json", "--header=X-Trace: 1", "--body=" + strings.Repeat("b", 1024)}},
+		{"mix", contentLength, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := []string{"--url=" + keepAliveServer(t, tc.response), "--requests=1"}
+			args := append([]string{"--url=" + keepAliveServer(t, tc.response), "--requests=1"}, tc.args...)
 			var src *source
 			if tc.mix {
 				src = testMix(t, testPlan(t, args...))
@@ -106,8 +122,8 @@ func TestRequestDoesNotAllocate(t *testing.T) {
 			if allocs := testing.AllocsPerRun(2000, step); allocs != 0 {
 				t.Fatalf("%v allocations per request", allocs)
 			}
-			if w.codes[200] != 2002 || w.requests != 2002 {
-				t.Fatalf("codes[200] = %d of %d requests", w.codes[200], w.requests)
+			if w.count(200) != 2002 || w.requests() != 2002 {
+				t.Fatalf("%d responses 200 of %d requests", w.count(200), w.requests())
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +12,9 @@ import (
 )
 
 // Main runs the agent with args (without the program name) and returns its
-// exit status.
+// exit status: 2 for a bad command line or run plan, including a value file
+// the plan names that cannot be read or holds what the field may not; 1 when
+// the load could not run.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, err := ParseArgs(args)
 	if err != nil {
@@ -22,10 +25,23 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return sleep(ctx, cmd.Sleep, stdout)
 	}
 	if err := Execute(ctx, *cmd.Run, stdout, nil); err != nil {
+		if IsPlanError(err) {
+			fmt.Fprintf(stderr, "agent: bad run plan: %v\n", err)
+			return 2
+		}
 		fmt.Fprintf(stderr, "agent: could not run: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// IsPlanError reports whether an error of Execute is the run plan's: a value
+// file it names that cannot be read or holds what its field may not (a
+// *runplan.FieldError naming the field). Running the same plan again would
+// fail the same way, so the agent exits 2, as for a plan it cannot parse.
+func IsPlanError(err error) bool {
+	var fe *runplan.FieldError
+	return errors.As(err, &fe)
 }
 
 // sleep prints the message and sleeps, ending early (still successfully) if
@@ -41,11 +57,16 @@ func sleep(ctx context.Context, cfg *SleepConfig, stdout io.Writer) int {
 	return 0
 }
 
-// Execute is `agent run`: it sends the load of plan, which must be valid, and
-// writes the result document to the plan's result file and, after a summary,
-// to stdout. line, if not nil, makes the JSON summary line from the summary
-// (a benchmark adds what the process spent); by default it is the summary.
-// An error means the load could not run.
+// Execute is `agent run`: it sends the load of plan, which must be valid,
+// writes the compact result document to the plan's result file (the
+// termination message), then prints a summary to stdout and, as its very
+// last line and in one write, the full result document, which the manager
+// reads from the pod's log. The result file is closed before, so that
+// nothing follows the document. line, if not nil, makes the JSON summary
+// line from the summary (a benchmark adds what the process spent); by
+// default it is the summary. An error means the load could not run, or, if
+// IsPlanError, that the plan's value files are unusable; it goes to the
+// result file too, and nothing goes to stdout.
 func Execute(ctx context.Context, plan runplan.Plan, stdout io.Writer, line func(Summary) any) (err error) {
 	var result *os.File
 	if name := plan.ResultFile; name != "" { // open it first: fail before the load, not after
@@ -53,24 +74,36 @@ func Execute(ctx context.Context, plan runplan.Plan, stdout io.Writer, line func
 			return fmt.Errorf("failed to open result file: %w", err)
 		}
 		defer func() {
+			if result == nil { // written and closed
+				return
+			}
 			if err != nil { // say why in the termination message too
-				fmt.Fprintf(result, "agent: could not run: %v\n", err)
+				what := "could not run"
+				if IsPlanError(err) {
+					what = "bad run plan"
+				}
+				fmt.Fprintf(result, "agent: %s: %v\n", what, err)
 			}
-			if cerr := result.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("failed to write result file: %w", cerr)
-			}
+			result.Close()
 		}()
 	}
 	rep, err := Run(ctx, plan)
 	if err != nil {
 		return err
 	}
-	doc, err := rep.Encode()
+	compact, err := rep.Encode()
+	if err != nil {
+		return err
+	}
+	full, err := rep.EncodeFull()
 	if err != nil {
 		return err
 	}
 	if result != nil {
-		if _, err := result.Write(doc); err != nil {
+		_, werr := result.Write(compact)
+		cerr := result.Close()
+		result = nil
+		if err := errors.Join(werr, cerr); err != nil {
 			return fmt.Errorf("failed to write result file: %w", err)
 		}
 	}
@@ -79,6 +112,10 @@ func Execute(ctx context.Context, plan runplan.Plan, stdout io.Writer, line func
 	if line != nil {
 		l = line(s)
 	}
-	printSummary(stdout, rep, s, l, doc)
+	printSummary(stdout, rep, s, l)
+	// The last line, whole: nothing may split or follow it. Like the summary's,
+	// a failed write is not the load's failure: the termination message holds
+	// the compact document, which the manager reads when the log is lost.
+	_, _ = stdout.Write(append(full, '\n'))
 	return nil
 }

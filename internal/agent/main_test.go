@@ -115,7 +115,8 @@ func TestMainPlanFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := runplan.Plan{
-		Target:     runplan.Target{Address: strings.TrimPrefix(srv.URL, "http://"), Host: "web.team-a.svc:8080", Path: "/x", Method: "PUT"},
+		Target:     runplan.Target{Address: strings.TrimPrefix(srv.URL, "http://"), Host: "web.team-a.svc:8080"},
+		Requests:   []runplan.Request{{Name: "default", Weight: 1, Method: "PUT", Path: "/x"}},
 		Load:       runplan.Load{Closed: &runplan.Closed{Concurrency: 2, Requests: 7}},
 		Timeout:    runplan.Duration(5 * time.Second),
 		Start:      &runplan.Start{File: startAt, Timeout: runplan.Duration(time.Second)},
@@ -207,6 +208,143 @@ func TestParseArgs(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMainResultChannels: the result file gets the compact document; stdout
+// the summary lines, then the full document, with the results of each
+// request of a mix, as its very last line; stderr nothing.
+func TestMainResultChannels(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	dir := t.TempDir()
+	result := filepath.Join(dir, "termination-log")
+	plan := testPlan(t, "--url="+srv.URL+"/", "--requests=30", "-c=2", "--result-file="+result)
+	plan.Requests = []runplan.Request{{Name: "a", Weight: 2, Method: "GET", Path: "/a"}, {Name: "b", Weight: 1, Method: "GET", Path: "/b"}}
+	doc, err := plan.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "plan")
+	if err := os.WriteFile(file, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main(context.Background(), []string{"run", "--plan-file=" + file}, &stdout, &stderr); code != 0 || stderr.Len() > 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.HasSuffix(out, "}\n") {
+		t.Fatalf("stdout does not end with a document's line: %q", out)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	last, ok := podreport.LastDocument(stdout.Bytes())
+	if !ok || last != lines[len(lines)-1] {
+		t.Fatalf("the last line of stdout is not the document:\n%s", out)
+	}
+	full, err := podreport.ParseFull(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Requests != 30 || len(full.ByRequest) != 2 || full.ByRequest[0].Name != "a" || full.ByRequest[1].Name != "b" {
+		t.Fatalf("full document %s", last)
+	}
+	if !strings.HasPrefix(lines[len(lines)-2], `{"rps":`) || !strings.HasPrefix(lines[0], "30 requests in") {
+		t.Errorf("summary lines do not come before the document:\n%s", out)
+	}
+	if !strings.Contains(out, "\nrequest a: ") || !strings.Contains(out, "\nrequest b: ") {
+		t.Errorf("no summary line for each request:\n%s", out)
+	}
+	compact, err := os.ReadFile(result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := podreport.Parse(string(compact))
+	if err != nil || r.Requests != 30 || r.ByRequest != nil {
+		t.Fatalf("result file: %v, %s", err, compact)
+	}
+}
+
+// TestMainValueFiles: header values and bodies in files are sent, and
+// nothing the agent prints or writes tells them; a file it cannot use fails
+// the run before the start gate, nothing sent, exit 2, the message naming
+// the plan's field in stderr and in the result file.
+func TestMainValueFiles(t *testing.T) {
+	const secret, body = "s3cret-token", "s3cret-body"
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization")+" "+string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	result := filepath.Join(dir, "termination-log")
+	token, bodyFile := writeFile(t, dir, "token", "Bearer "+secret+"\n"), writeFile(t, dir, "body", body)
+	run := func(edit func(*runplan.Plan)) (code int, stdout, stderr, written string) {
+		plan := testPlan(t, "--url="+srv.URL+"/", "--requests=3", "--method=POST", "--result-file="+result)
+		plan.Headers = []runplan.Header{{Name: "Authorization", File: token}}
+		plan.Requests[0].Body = &runplan.Body{File: bodyFile}
+		edit(&plan)
+		doc, err := plan.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := writeFile(t, dir, "plan", string(doc))
+		var out, errs bytes.Buffer
+		code = Main(context.Background(), []string{"run", "--plan-file=" + file}, &out, &errs)
+		w, _ := os.ReadFile(result)
+		return code, out.String(), errs.String(), string(w)
+	}
+	sent := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	code, stdout, stderr, written := run(func(*runplan.Plan) {})
+	if s := sent(); code != 0 || len(s) != 3 || s[0] != "Bearer "+secret+" "+body {
+		t.Fatalf("exit %d, the server saw %q", code, s)
+	}
+	for _, s := range []string{stdout, stderr, written} {
+		if strings.Contains(s, secret) || strings.Contains(s, body) {
+			t.Errorf("a value or body is printed or written:\n%s", s)
+		}
+	}
+	mu.Lock()
+	got = nil
+	mu.Unlock()
+	for _, tc := range []struct {
+		name  string
+		edit  func(*runplan.Plan)
+		field string
+	}{
+		{"header file absent", func(p *runplan.Plan) { p.Headers[0].File = dir + "/absent" }, "headers[0].file could not be read"},
+		{"header file not a value", func(p *runplan.Plan) {
+			p.Requests[0].Headers = []runplan.Header{{Name: "X-A", File: writeFile(t, dir, "bad", secret+"\r\nX-Evil: 1")}}
+		}, "requests[0].headers[0].file does not hold a header value"},
+		{"body too long", func(p *runplan.Plan) {
+			p.Requests[0].Body.File = writeFile(t, dir, "long", strings.Repeat(body, runplan.MaxBodyBytes/len(body)+1))
+		}, "requests[0].body.file is longer than"},
+		// Before the gate: the run fails at once, not after the start timeout.
+		{"before the gate", func(p *runplan.Plan) {
+			p.Headers[0].File = dir + "/absent"
+			p.Start = &runplan.Start{File: dir + "/never", Timeout: runplan.Duration(5 * time.Second)}
+		}, "headers[0].file could not be read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr, written := run(tc.edit)
+			if code != 2 || !strings.HasPrefix(stderr, "agent: bad run plan: "+tc.field) || !strings.HasPrefix(written, "agent: bad run plan: "+tc.field) {
+				t.Errorf("exit %d, stderr %q, result file %q; want 2 and %q in both", code, stderr, written, tc.field)
+			}
+			if stdout != "" || len(sent()) > 0 {
+				t.Errorf("stdout %q, %d requests sent, want nothing", stdout, len(sent()))
+			}
+			if strings.Contains(stderr+written, secret) || strings.Contains(stderr+written, body) {
+				t.Errorf("the error tells a value: %q", stderr)
 			}
 		})
 	}

@@ -18,16 +18,25 @@ type pacer interface {
 }
 
 // newPacer returns the pacer of load, which starts at start. Setting stop
-// ends the load early, at each worker's next request.
+// ends the load early, at each worker's next request. With stages, the open
+// model's window and the closed model's duration are the stages' total; the
+// closed model's request cap still applies.
 func newPacer(load runplan.Load, start time.Time, timeout time.Duration, stop *atomic.Bool) pacer {
 	if o := load.Open; o != nil {
+		var table timetable = newConstantRate(o.Rate, time.Duration(o.Duration))
+		window := time.Duration(o.Duration)
+		if len(o.Stages) > 0 {
+			table, window = newRateStages(o.Stages), runplan.StagesDuration(o.Stages)
+		}
 		// Requests not sent within one timeout after the sending window are
 		// dropped: the target could not take the rate.
-		return &openPacer{start: start, table: newConstantRate(o.Rate, time.Duration(o.Duration)),
-			hardStop: start.Add(time.Duration(o.Duration) + timeout), stop: stop}
+		return &openPacer{start: start, table: table, hardStop: start.Add(window + timeout), stop: stop}
 	}
 	c := load.Closed
 	p := &closedPacer{start: start, conns: steadyConnections(c.Concurrency), until: time.Duration(c.Duration), stop: stop}
+	if len(c.Stages) > 0 {
+		p.conns, p.until = newConnectionStages(c.Stages), runplan.StagesDuration(c.Stages)
+	}
 	if c.Requests > 0 {
 		p.budget = new(atomic.Int64)
 		p.budget.Store(c.Requests)
@@ -48,8 +57,8 @@ type closedPacer struct {
 }
 
 // connections is the closed model's number of connections over time: worker
-// k sends while k < active(elapsed since the start). A ramp of connections
-// is another implementation.
+// k sends while k < active(elapsed since the start). A steady number
+// (steadyConnections) or stages (connectionStages).
 type connections interface {
 	active(elapsed time.Duration) int
 }
@@ -107,8 +116,8 @@ type openPacer struct {
 
 // timetable is the open model's schedule, a pure function: it holds len()
 // requests, request i intended to start at(i) after the start, in order. A
-// ramp of rates is another implementation: request i when the integral of
-// the rate reaches i.
+// constant rate (constantRate) or stages of rates (rateStages): request i
+// when the integral of the rate reaches i.
 type timetable interface {
 	len() int64
 	at(i int64) time.Duration

@@ -59,7 +59,7 @@ func fakeWorker(t *testing.T, id int) (*worker, *fakeFetcher) {
 		t.Fatal(err)
 	}
 	f := &fakeFetcher{}
-	return &worker{id: id, cursor: src.cursor(0, 1), fetch: f, tally: newTally()}, f
+	return &worker{id: id, cursor: src.cursor(0, 1), fetch: f, tally: newTally(1)}, f
 }
 
 // connectionsFrom is none before a time, then n.
@@ -85,8 +85,8 @@ func TestClosedPacerFollowsConnections(t *testing.T) {
 	p := &closedPacer{start: start, conns: connectionsFrom{after: 50 * time.Millisecond, n: 1}, budget: new(atomic.Int64), stop: new(atomic.Bool)}
 	p.budget.Store(3)
 	p.run(w)
-	if len(f.sent) != 3 || w.requests != 3 || w.codes[200] != 3 {
-		t.Fatalf("%d requests sent, %d counted, want the budget of 3", len(f.sent), w.requests)
+	if len(f.sent) != 3 || w.requests() != 3 || w.count(200) != 3 {
+		t.Fatalf("%d requests sent, %d counted, want the budget of 3", len(f.sent), w.requests())
 	}
 	if first := f.sent[0].Sub(start); first < 50*time.Millisecond {
 		t.Errorf("first request %v after the start, before the connection was active", first)

@@ -22,9 +22,18 @@ type source struct {
 	cycle    []int32 // indexes into requests
 }
 
-// planSource is the mix of a v1 plan: its one request.
+// planSource is the plan's mix, its values and bodies read from their files
+// (see prepareRequests).
 func planSource(plan runplan.Plan) (*source, error) {
-	return newSource([]preparedRequest{prepareHTTP1(0, plan.Target)}, []int{1})
+	reqs, err := prepareRequests(plan)
+	if err != nil {
+		return nil, err
+	}
+	weights := make([]int, len(plan.Requests))
+	for i, r := range plan.Requests {
+		weights[i] = r.Weight
+	}
+	return newSource(reqs, weights)
 }
 
 // newSource returns the mix of requests in which request i has weight
@@ -94,4 +103,19 @@ func (c *cursor) next() *preparedRequest {
 		c.i = 0
 	}
 	return r
+}
+
+// shares splits n requests over the mix as its cycle would send them: whole
+// cycles by the reduced weights, then the rest from the cycle's start. It is
+// how requests the open model never sent are told apart by request.
+func (s *source) shares(n int64) []int64 {
+	out := make([]int64, len(s.requests))
+	whole, rest := n/int64(len(s.cycle)), int(n%int64(len(s.cycle)))
+	for step, r := range s.cycle {
+		out[r] += whole
+		if step < rest {
+			out[r]++
+		}
+	}
+	return out
 }

@@ -102,3 +102,18 @@ func TestCursorDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per request", allocs)
 	}
 }
+
+// TestSourceShares: requests are shared over the mix by whole cycles, the
+// rest from the cycle's start.
+func TestSourceShares(t *testing.T) {
+	src, err := newSource(testRequests(3), []int{5, 1, 1}) // cycle: 0 0 1 0 2 0 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, want := range map[int64][]int64{0: {0, 0, 0}, 1: {1, 0, 0}, 3: {2, 1, 0}, 5: {3, 1, 1}, 7: {5, 1, 1},
+		7_000_000_000_003: {5_000_000_000_002, 1_000_000_000_001, 1_000_000_000_000}} {
+		if diff := cmp.Diff(want, src.shares(n)); diff != "" {
+			t.Errorf("%d shared (-want +got):\n%s", n, diff)
+		}
+	}
+}

@@ -37,9 +37,10 @@ func Summarize(r podreport.Report) Summary {
 	return s
 }
 
-// printSummary writes a human-readable summary of r, line as JSON and the
-// result document.
-func printSummary(w io.Writer, r podreport.Report, s Summary, line any, doc []byte) {
+// printSummary writes a human-readable summary of r, with a line for each
+// request of a mix, then line as JSON. It names requests and counts them,
+// and says nothing of what they send.
+func printSummary(w io.Writer, r podreport.Report, s Summary, line any) {
 	fmt.Fprintf(w, "%d requests in %.2fs, %.1f requests/s, %d errors, %d bytes received\n",
 		r.Requests, s.Seconds, s.RPS, r.Errors, r.BytesReceived)
 	fmt.Fprintf(w, "latency p50 %s  p90 %s  p99 %s  max %s  (%d responses)\n", s.P50, s.P90, s.P99, s.Max, r.Latency.Count())
@@ -47,8 +48,16 @@ func printSummary(w io.Writer, r podreport.Report, s Summary, line any, doc []by
 	if len(r.ErrorsByClass) > 0 {
 		fmt.Fprintf(w, "errors without response: %s\n", formatCounts(r.ErrorsByClass))
 	}
+	for _, q := range r.ByRequest {
+		fmt.Fprintf(w, "request %s: %d requests, %d errors, p50 %s  p99 %s, codes: %s", q.Name, q.Requests, q.Errors,
+			q.Latency.Quantile(0.5), q.Latency.Quantile(0.99), formatCounts(q.Codes))
+		if len(q.ErrorsByClass) > 0 {
+			fmt.Fprintf(w, ", errors without response: %s", formatCounts(q.ErrorsByClass))
+		}
+		fmt.Fprintln(w)
+	}
 	j, _ := json.Marshal(line)
-	fmt.Fprintf(w, "%s\n%s\n", j, doc)
+	fmt.Fprintf(w, "%s\n", j)
 }
 
 // formatCounts prints a map as "k=v k=v" in key order.

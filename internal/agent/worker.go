@@ -16,8 +16,9 @@ type worker struct {
 // send sends the worker's next request at now, records its outcome with its
 // latency measured from intended, and returns the time it ended.
 func (w *worker) send(intended, now time.Time) time.Time {
-	status, class := w.fetch.Do(now, w.cursor.next())
+	req := w.cursor.next()
+	status, class := w.fetch.Do(now, req)
 	end := time.Now()
-	w.record(status, class, end.Sub(intended))
+	w.record(req.index, status, class, end.Sub(intended))
 	return end
 }

@@ -10,6 +10,7 @@ import (
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/report"
+	"github.com/dilo-operator/dilo/internal/report/podreport"
 )
 
 // runObservation is what assessRun decides from: a run's pods as the cache shows them.
@@ -192,30 +193,69 @@ func startGate(names []string, pods map[string]*corev1.Pod, now time.Time, delay
 	return at, missing
 }
 
-// collectResults reads every pod's result document from its termination message,
-// merges them and checks the thresholds. It returns the merged results (nil when a
-// document is unreadable) and why the run failed, if it did.
-func collectResults(names []string, pods map[string]*corev1.Pod, th *dilov1.Thresholds) (*dilov1.Results, *failure) {
-	reports := make([]report.Report, 0, len(names))
-	for _, name := range names {
-		msg, ok := terminationMessage(pods[name])
-		if !ok {
-			return nil, &failure{dilov1.ReasonResultUnreadable, fmt.Sprintf("pod %s succeeded without a termination message", name)}
+// podResults are what a run's pods left of their results: the logs the manager could
+// read (the full document is their last line), by pod name, and the pods themselves
+// (their termination messages hold the compact document).
+type podResults struct {
+	names []string
+	pods  map[string]*corev1.Pod
+	logs  map[string][]byte
+}
+
+// report is pod name's result: the full document of its log, or, when the log holds
+// none (it could not be read, or was rotated away), the compact one of its
+// termination message.
+func (pr podResults) report(name string) (report.Report, error) {
+	if doc, ok := report.LastDocument(pr.logs[name]); ok {
+		if r, err := report.ParseFull(doc); err == nil {
+			return r, nil
 		}
-		r, err := report.Parse(msg)
+	}
+	msg, ok := terminationMessage(pr.pods[name])
+	if !ok {
+		return report.Report{}, fmt.Errorf("pod %s succeeded without a termination message", name)
+	}
+	r, err := report.Parse(msg)
+	if err != nil {
+		return report.Report{}, fmt.Errorf("pod %s: %w", name, err)
+	}
+	return r, nil
+}
+
+// collectResults reads every pod's result, merges them and judges them: requests
+// that failed the TLS handshake fail the run (TLSFailed: its TLS settings are wrong,
+// not the Service slow), then the thresholds. It returns the merged results (nil when
+// a document is unreadable), why the run failed, if it did, and, for a mix of
+// requests (mix), why the results have no per-request part when they have none.
+func collectResults(pr podResults, th *dilov1.Thresholds, target string, mix bool) (*dilov1.Results, *failure, string) {
+	reports := make([]report.Report, 0, len(pr.names))
+	tlsError := ""
+	for _, name := range pr.names {
+		r, err := pr.report(name)
 		if err != nil {
-			return nil, &failure{dilov1.ReasonResultUnreadable, fmt.Sprintf("pod %s: %v", name, err)}
+			return nil, &failure{dilov1.ReasonResultUnreadable, err.Error()}, ""
+		}
+		if tlsError == "" {
+			tlsError = r.TLSError
 		}
 		reports = append(reports, r)
 	}
 	res, err := report.Merge(reports)
 	if err != nil {
-		return nil, &failure{dilov1.ReasonResultUnreadable, err.Error()}
+		return nil, &failure{dilov1.ReasonResultUnreadable, err.Error()}, ""
+	}
+	note := ""
+	if mix {
+		note = report.ByRequestUnavailable(pr.names, reports)
+	}
+	if n := res.ErrorsByClass[podreport.ClassTLS]; n > 0 {
+		return &res, &failure{dilov1.ReasonTLSFailed, fmt.Sprintf("%d of %d requests failed the TLS handshake with %s: %s",
+			n, res.Requests, target, firstNonEmpty(tlsError, "no error recorded"))}, note
 	}
 	if broken, ok := report.CheckThresholds(th, res); !ok {
-		return &res, &failure{dilov1.ReasonThresholdBroken, broken}
+		return &res, &failure{dilov1.ReasonThresholdBroken, broken}, note
 	}
-	return &res, nil
+	return &res, nil, note
 }
 
 // terminationMessage is the agent container's termination message.

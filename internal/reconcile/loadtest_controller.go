@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/metrics"
 	"github.com/dilo-operator/dilo/internal/policy"
+	"github.com/dilo-operator/dilo/internal/report"
 )
 
 // LoadTestReconciler runs a LoadTest's runs: see the package documentation.
@@ -44,6 +46,9 @@ type LoadTestReconciler struct {
 	// Policy is what the cluster's DiLO allows a LoadTest, checked again when a run
 	// starts; the zero value means policy.Default().
 	Policy policy.Policy
+	// Logs reads the agents' logs, where their full result documents are; nil reads
+	// none, and the results come from the pods' termination messages alone.
+	Logs PodLogReader
 	// MaxRunningPerNamespace caps how many runs execute at once in a namespace; the
 	// runs beyond it wait, pending, in the namespace's queue (see admitRun). 0: no cap.
 	MaxRunningPerNamespace int
@@ -53,7 +58,9 @@ type LoadTestReconciler struct {
 // +kubebuilder:rbac:groups=example.org,resources=loadtests/status,verbs=get;patch
 // +kubebuilder:rbac:groups=example.org,resources=loadtests/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -76,6 +83,13 @@ func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("dilo-loadtest")
+	}
+	if r.Logs == nil {
+		logs, err := NewPodLogReader(mgr.GetConfig())
+		if err != nil {
+			return err
+		}
+		r.Logs = logs
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&dilov1.LoadTest{}).
@@ -384,6 +398,10 @@ func (r *LoadTestReconciler) createPods(ctx context.Context, s *runScope) (bool,
 			s.failure = f
 			return false, nil
 		}
+		if f, err := r.checkReferences(ctx, s.lt); err != nil || f != nil {
+			s.failure = f
+			return false, err
+		}
 		s.lt.Status.Target = tgt
 	}
 	for i, name := range s.names {
@@ -408,6 +426,51 @@ func (r *LoadTestReconciler) createPods(ctx context.Context, s *runScope) (bool,
 		log.FromContext(ctx).V(1).Info("Created pod", "pod", client.ObjectKeyFromObject(pod))
 	}
 	return false, nil
+}
+
+// checkReferences fails a run, before any of its pods exists, when a Secret or
+// ConfigMap key its test reads is missing: its pods would otherwise wait for the
+// volume forever. Each is read live, never cached: the manager keeps no Secret, and
+// only the names of its keys are looked at.
+func (r *LoadTestReconciler) checkReferences(ctx context.Context, lt *dilov1.LoadTest) (*failure, error) {
+	for _, ref := range lt.Spec.Test.ValueRefs() {
+		key := client.ObjectKey{Namespace: lt.Namespace, Name: ref.Name}
+		var keys []string
+		var err error
+		if ref.Secret {
+			var sec corev1.Secret
+			if err = r.APIReader.Get(ctx, key, &sec); err == nil {
+				keys = slices.Collect(maps.Keys(sec.Data))
+			}
+		} else {
+			var cm corev1.ConfigMap
+			if err = r.APIReader.Get(ctx, key, &cm); err == nil {
+				keys = append(slices.Collect(maps.Keys(cm.Data)), slices.Collect(maps.Keys(cm.BinaryData))...)
+			}
+		}
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+			return nil, fmt.Errorf("failed to read %s %s: %w", ref.Kind(), key, err)
+		}
+		if f := referenceProblem(lt.Namespace, ref, err, keys); f != nil {
+			return f, nil
+		}
+	}
+	return nil, nil
+}
+
+// referenceProblem says why a run cannot read ref: the read's error (not found, or
+// forbidden to the manager), or keys, those of the object read, lacking ref's key.
+func referenceProblem(namespace string, ref dilov1.ValueRef, err error, keys []string) *failure {
+	what := fmt.Sprintf("%s %s/%s (%s)", ref.Kind(), namespace, ref.Name, ref.Field)
+	switch {
+	case apierrors.IsNotFound(err):
+		return &failure{dilov1.ReasonReferenceNotFound, what + " does not exist"}
+	case err != nil:
+		return &failure{dilov1.ReasonReferenceNotFound, what + " cannot be read by DiLO's manager: " + err.Error()}
+	case !slices.Contains(keys, ref.Key):
+		return &failure{dilov1.ReasonReferenceNotFound, fmt.Sprintf("%s has no key %q", what, ref.Key)}
+	}
+	return nil
 }
 
 // checkTarget fails a going run whose Service is no longer its recorded target (see
@@ -516,11 +579,28 @@ func (r *LoadTestReconciler) openStartGate(ctx context.Context, s *runScope) (bo
 
 // collectResults merges the results of a run whose pods all succeeded and checks them
 // against the thresholds, once: the status is the record from then on.
-func (r *LoadTestReconciler) collectResults(_ context.Context, s *runScope) (bool, error) {
+func (r *LoadTestReconciler) collectResults(ctx context.Context, s *runScope) (bool, error) {
 	if s.failure != nil || !s.assessment.AllSucceeded {
 		return false, nil
 	}
-	s.results, s.failure = collectResults(s.names, s.pods, s.lt.Spec.Thresholds)
+	pr := podResults{names: s.names, pods: s.pods, logs: map[string][]byte{}}
+	for _, name := range s.names {
+		if r.Logs == nil {
+			break
+		}
+		b, err := r.Logs.PodLog(ctx, s.lt.Namespace, name, agentContainer, report.MaxFullLen+64<<10)
+		if err != nil {
+			log.FromContext(ctx).V(1).Info("Failed to read an agent's log: using its termination message", "pod", name, "error", err.Error())
+			continue
+		}
+		pr.logs[name] = b
+	}
+	target := "Service " + s.lt.Namespace + "/" + s.lt.Spec.Test.ServiceName
+	var note string
+	s.results, s.failure, note = collectResults(pr, s.lt.Spec.Thresholds, target, len(s.lt.Spec.Test.Requests) > 1)
+	if note != "" {
+		r.Recorder.Eventf(s.lt, nil, corev1.EventTypeWarning, "ResultsIncomplete", "CollectResults", "%s", truncate(note, 1024))
+	}
 	return false, nil
 }
 

@@ -73,9 +73,12 @@ func TestLoadTestRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("pod %s run plan: %v", p.Name, err)
 		}
-		wantTarget := runplan.Target{Address: net.JoinHostPort(svc.Spec.ClusterIP, "9090"), Host: "web." + ns + ".svc:9090", Path: "/", Method: "GET"}
+		wantTarget := runplan.Target{Address: net.JoinHostPort(svc.Spec.ClusterIP, "9090"), Host: "web." + ns + ".svc:9090"}
 		if diff := cmp.Diff(wantTarget, plan.Target); diff != "" {
 			t.Errorf("pod %s run plan's target (-want +got):\n%s", p.Name, diff)
+		}
+		if diff := cmp.Diff([]runplan.Request{{Name: "default", Weight: 1, Method: "GET", Path: "/"}}, plan.Requests); diff != "" {
+			t.Errorf("pod %s run plan's requests (-want +got):\n%s", p.Name, diff)
 		}
 		if diff := cmp.Diff(runplan.Load{Closed: &runplan.Closed{Concurrency: 1, Requests: 100}}, plan.Load); diff != "" {
 			t.Errorf("pod %s run plan's load (-want +got):\n%s", p.Name, diff)

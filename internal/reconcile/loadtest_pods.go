@@ -5,9 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strconv"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -17,7 +15,6 @@ import (
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/policy"
-	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
 const (
@@ -132,33 +129,6 @@ func targetChange(lt *dilov1.LoadTest, rec *dilov1.RunTarget, svc *corev1.Servic
 	return ""
 }
 
-// agentPlan is the run plan of a run's pod sending to tgt. It reads a defaulted copy
-// of t: a LoadTest admitted while the webhooks were off (as in development mode) has
-// only the CRD schema's defaults, and must run as if the mutating webhook had
-// defaulted it.
-func agentPlan(t dilov1.TestSpec, tgt *dilov1.RunTarget) runplan.Plan {
-	t.Default()
-	p := runplan.Plan{
-		Version: runplan.Version,
-		Target: runplan.Target{
-			Address: net.JoinHostPort(tgt.Address, strconv.Itoa(int(tgt.Port))),
-			Host:    tgt.Host, Path: t.Path, Method: t.Method,
-		},
-		Timeout:    seconds(*t.TimeoutSeconds),
-		Start:      &runplan.Start{File: startFile, Timeout: runplan.Duration(runplan.DefaultStartTimeout)},
-		ResultFile: corev1.TerminationMessagePathDefault,
-	}
-	if t.Rate != nil && t.DurationSeconds != nil {
-		p.Load.Open = &runplan.Open{Rate: int(*t.Rate), Duration: seconds(*t.DurationSeconds), Concurrency: int(*t.Concurrency)}
-	} else {
-		p.Load.Closed = &runplan.Closed{Concurrency: int(*t.Concurrency), Requests: int64(*t.Repeat)}
-	}
-	return p
-}
-
-// seconds is n seconds as a plan's duration.
-func seconds(n int32) runplan.Duration { return runplan.Duration(time.Duration(n) * time.Second) }
-
 // desiredLoadTestPod is replica of run of lt, sending to tgt, running image, with
 // spec.podTemplate applied (see applyPodTemplate). Its run plan is in its run-plan
 // annotation, which the downward-API volume that also holds the start-at annotation
@@ -167,7 +137,8 @@ func seconds(n int32) runplan.Duration { return runplan.Duration(time.Duration(n
 // endpoint. It fails only when the plan is one the agent would refuse, which the
 // API's validation rules out.
 func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilov1.RunTarget, image string) (*corev1.Pod, error) {
-	plan, err := agentPlan(lt.Spec.Test, tgt).Encode()
+	refs := lt.Spec.Test.ValueRefs()
+	plan, err := agentPlan(lt.Spec.Test, tgt, replica, lt.Spec.Replicas, refs).Encode()
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +182,11 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilo
 				}},
 			}},
 		},
+	}
+	if v := valuesVolume(refs); v != nil {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, *v)
+		c := &pod.Spec.Containers[0]
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: v.Name, MountPath: valuesDir, ReadOnly: true})
 	}
 	if lt.Spec.PodTemplate != nil {
 		applyPodTemplate(pod, lt.Spec.PodTemplate)

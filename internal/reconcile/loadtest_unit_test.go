@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -16,16 +19,22 @@ import (
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/policy"
+	"github.com/dilo-operator/dilo/internal/report/histogram"
+	"github.com/dilo-operator/dilo/internal/report/podreport"
 	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
 func TestAgentPlan(t *testing.T) {
 	tgt := &dilov1.RunTarget{Address: "10.97.0.7", Port: 8080, Host: "web.ns.svc:8080"}
+	one := func(path, method string) []runplan.Request {
+		return []runplan.Request{{Name: "default", Weight: 1, Method: method, Path: path}}
+	}
 	plan := func(addr, host, path, method string, load runplan.Load, timeout time.Duration) runplan.Plan {
 		return runplan.Plan{
-			Version: runplan.Version,
-			Target:  runplan.Target{Address: addr, Host: host, Path: path, Method: method},
-			Load:    load, Timeout: runplan.Duration(timeout),
+			Version:  runplan.Version,
+			Target:   runplan.Target{Address: addr, Host: host},
+			Requests: one(path, method),
+			Load:     load, Timeout: runplan.Duration(timeout),
 			Start:      &runplan.Start{File: "/etc/dilo/start/at", Timeout: runplan.Duration(10 * time.Minute)},
 			ResultFile: "/dev/termination-log",
 		}
@@ -33,15 +42,25 @@ func TestAgentPlan(t *testing.T) {
 	closed := func(c int, n int64) runplan.Load {
 		return runplan.Load{Closed: &runplan.Closed{Concurrency: c, Requests: n}}
 	}
+	with := func(p runplan.Plan, f func(*runplan.Plan)) runplan.Plan { f(&p); return p }
+	base := plan("10.97.0.7:8080", "web.ns.svc:8080", "/x", "GET", closed(1, 100), 10*time.Second)
+	secret := func(name, key string) *dilov1.ValueSource {
+		return &dilov1.ValueSource{SecretKeyRef: &dilov1.KeyRef{Name: name, Key: key}}
+	}
+	configMap := func(name, key string) *dilov1.ValueSource {
+		return &dilov1.ValueSource{ConfigMapKeyRef: &dilov1.KeyRef{Name: name, Key: key}}
+	}
+	sec := func(n int32) runplan.Duration { return runplan.Duration(time.Duration(n) * time.Second) }
 	for _, tc := range []struct {
-		name string
-		test dilov1.TestSpec
-		tgt  *dilov1.RunTarget
-		want runplan.Plan
+		name              string
+		test              dilov1.TestSpec
+		tgt               *dilov1.RunTarget
+		replica, replicas int32
+		want              runplan.Plan
 	}{{
 		name: "defaults when unset",
 		test: dilov1.TestSpec{Path: "/x"},
-		want: plan("10.97.0.7:8080", "web.ns.svc:8080", "/x", "GET", closed(1, 100), 10*time.Second),
+		want: base,
 	}, {
 		name: "closed model",
 		test: dilov1.TestSpec{Path: "/x", Method: "POST", Repeat: ptr.To[int32](5000), Concurrency: ptr.To[int32](8), TimeoutSeconds: ptr.To[int32](3)},
@@ -61,12 +80,80 @@ func TestAgentPlan(t *testing.T) {
 		test: dilov1.TestSpec{Path: "/"},
 		tgt:  &dilov1.RunTarget{Address: "web.ns.svc.cluster.local.", Port: 80, Host: "web.ns.svc"},
 		want: plan("web.ns.svc.cluster.local.:80", "web.ns.svc", "/", "GET", closed(1, 100), 10*time.Second),
+	}, {
+		name:     "totalConcurrency: the remainder goes to the first replicas",
+		test:     dilov1.TestSpec{Path: "/x", TotalConcurrency: ptr.To[int32](10), Concurrency: ptr.To[int32](1)},
+		replica:  1,
+		replicas: 3, // 4 3 3
+		want:     with(base, func(p *runplan.Plan) { p.Load = closed(3, 100) }),
+	}, {
+		name:     "totalRate split, replica 0 takes the remainder",
+		test:     dilov1.TestSpec{Path: "/x", TotalRate: ptr.To[int32](1001), DurationSeconds: ptr.To[int32](60)},
+		replicas: 4, // 251 250 250 250
+		want: with(base, func(p *runplan.Plan) {
+			p.Load = runplan.Load{Open: &runplan.Open{Rate: 251, Duration: sec(60), Concurrency: 1}}
+		}),
+	}, {
+		name: "stages of totalRate, split per stage",
+		test: dilov1.TestSpec{Path: "/x", Concurrency: ptr.To[int32](50), Stages: []dilov1.Stage{
+			{DurationSeconds: 60, TotalRate: ptr.To[int32](1000)}, {DurationSeconds: 300, TotalRate: ptr.To[int32](1000)}, {DurationSeconds: 60, TotalRate: ptr.To[int32](1)}}},
+		replica: 1, replicas: 3,
+		want: with(base, func(p *runplan.Plan) {
+			p.Load = runplan.Load{Open: &runplan.Open{Concurrency: 50, Stages: []runplan.Stage{
+				{Duration: sec(60), Target: 333}, {Duration: sec(300), Target: 333}, {Duration: sec(60), Target: 0}}}}
+		}),
+	}, {
+		name: "stages of totalConcurrency: the pool is the largest share",
+		test: dilov1.TestSpec{Path: "/x", Stages: []dilov1.Stage{
+			{DurationSeconds: 0, TotalConcurrency: ptr.To[int32](4)}, {DurationSeconds: 30, TotalConcurrency: ptr.To[int32](9)}}},
+		replica: 0, replicas: 2,
+		want: with(base, func(p *runplan.Plan) {
+			p.Load = runplan.Load{Closed: &runplan.Closed{Concurrency: 5, Stages: []runplan.Stage{
+				{Duration: 0, Target: 2}, {Duration: sec(30), Target: 5}}}}
+		}),
+	}, {
+		name: "a mix with headers and bodies: Secret and ConfigMap values are files, in the order the spec names them",
+		test: dilov1.TestSpec{
+			Headers: []dilov1.Header{{Name: "Authorization", ValueFrom: secret("token", "value")}, {Name: "X-Team", Value: ptr.To("a")}},
+			Requests: []dilov1.Request{
+				{Name: "list", Weight: ptr.To[int32](4), Path: "/items"},
+				{Name: "order", Method: "post", Path: "/orders",
+					Headers: []dilov1.Header{{Name: "Content-Type", Value: ptr.To("application/json")}, {Name: "X-Key", ValueFrom: secret("token", "value")}},
+					Body:    &dilov1.Body{ValueFrom: configMap("orders", "order.json")}},
+				{Name: "echo", Method: "PUT", Path: "/echo", Body: &dilov1.Body{Text: ptr.To(`{"a":"<b>"}`)}},
+			},
+		},
+		want: with(base, func(p *runplan.Plan) {
+			p.Headers = []runplan.Header{{Name: "Authorization", File: "/etc/dilo/values/0"}, {Name: "X-Team", Value: "a"}}
+			p.Requests = []runplan.Request{
+				{Name: "list", Weight: 4, Method: "GET", Path: "/items"},
+				{Name: "order", Weight: 1, Method: "POST", Path: "/orders",
+					Headers: []runplan.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "X-Key", File: "/etc/dilo/values/0"}},
+					Body:    &runplan.Body{File: "/etc/dilo/values/1"}},
+				{Name: "echo", Weight: 1, Method: "PUT", Path: "/echo", Body: &runplan.Body{Text: `{"a":"<b>"}`}},
+			}
+		}),
+	}, {
+		name: "HTTPS with a CA, and HTTP/2: the certificate name is the Service's",
+		test: dilov1.TestSpec{Path: "/x", TLS: &dilov1.TLS{CA: configMap("ca", "ca.crt")}, Protocol: "HTTP/2"},
+		want: with(base, func(p *runplan.Plan) {
+			p.Target.TLS = &runplan.TLS{ServerName: "web.ns.svc", CAFile: "/etc/dilo/values/0", HTTP2: true}
+		}),
+	}, {
+		name: "HTTPS without verification",
+		test: dilov1.TestSpec{Path: "/x", TLS: &dilov1.TLS{InsecureSkipVerify: true}},
+		want: with(base, func(p *runplan.Plan) {
+			p.Target.TLS = &runplan.TLS{ServerName: "web.ns.svc", InsecureSkipVerify: true}
+		}),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.tgt == nil {
 				tc.tgt = tgt
 			}
-			got := agentPlan(tc.test, tc.tgt)
+			if tc.replicas == 0 {
+				tc.replicas = 1
+			}
+			got := agentPlan(tc.test, tc.tgt, tc.replica, tc.replicas, tc.test.ValueRefs())
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("agentPlan (-want +got):\n%s", diff)
 			}
@@ -74,6 +161,48 @@ func TestAgentPlan(t *testing.T) {
 				t.Errorf("agentPlan is invalid: %v", err)
 			}
 		})
+	}
+}
+
+// TestAgentLoadSharesAddUp: whatever the split, the replicas' shares of a load given
+// for the whole test add up to it, at every stage.
+func TestAgentLoadSharesAddUp(t *testing.T) {
+	for _, replicas := range []int32{1, 2, 3, 7, 1000} {
+		for _, total := range []int32{1000, 1001, 999_999, 7} {
+			if total < replicas {
+				continue
+			}
+			test := dilov1.TestSpec{Path: "/", Stages: []dilov1.Stage{{DurationSeconds: 10, TotalRate: ptr.To(total)}, {DurationSeconds: 10, TotalRate: ptr.To(total / 2)}}}
+			test.Default()
+			sums := make([]int, 2)
+			for i := range replicas {
+				for s, st := range agentLoad(test, i, replicas).Open.Stages {
+					sums[s] += st.Target
+				}
+			}
+			if sums[0] != int(total) || sums[1] != int(total/2) {
+				t.Errorf("%d replicas of total %d: stage sums %v", replicas, total, sums)
+			}
+		}
+	}
+}
+
+// TestValuesVolume: one projected file per key, named by its index, with no value in
+// the pod's spec.
+func TestValuesVolume(t *testing.T) {
+	refs := []dilov1.ValueRef{{Secret: true, Name: "token", Key: "value"}, {Name: "orders", Key: "order.json"}}
+	want := &corev1.Volume{Name: "values", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: ptr.To[int32](0o444),
+		Sources: []corev1.VolumeProjection{
+			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "token"}, Items: []corev1.KeyToPath{{Key: "value", Path: "0"}}}},
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "orders"}, Items: []corev1.KeyToPath{{Key: "order.json", Path: "1"}}}},
+		},
+	}}}
+	if diff := cmp.Diff(want, valuesVolume(refs)); diff != "" {
+		t.Errorf("valuesVolume (-want +got):\n%s", diff)
+	}
+	if v := valuesVolume(nil); v != nil {
+		t.Errorf("valuesVolume(nil) = %+v, want nil", v)
 	}
 }
 
@@ -207,8 +336,8 @@ func TestDesiredLoadTestPod(t *testing.T) {
 	want := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "lt-3-1", Namespace: "ns",
-			Annotations: map[string]string{"example.org/run-plan": `{"version":"dilo.example.org/runplan/v1",` +
-				`"target":{"address":"10.97.0.7:80","host":"web.ns.svc","path":"/","method":"GET"},` +
+			Annotations: map[string]string{"example.org/run-plan": `{"version":"dilo.example.org/runplan/v2",` +
+				`"target":{"address":"10.97.0.7:80","host":"web.ns.svc"},"requests":[{"name":"default","weight":1,"method":"GET","path":"/"}],` +
 				`"load":{"closed":{"concurrency":1,"requests":100}},"timeout":"10s",` +
 				`"start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log"}`},
 			Labels: map[string]string{
@@ -485,13 +614,42 @@ func TestCollectResults(t *testing.T) {
 	names := []string{"p-0", "p-1"}
 	ok0 := resultMessage(t, start, 100, 0, 10*time.Millisecond)
 	ok1 := resultMessage(t, start, 100, 10, 10*time.Millisecond)
+	// The logs of a two-request mix: 60 "list" and 40 "order" per pod.
+	mixLog := func(tlsErrors int64) []byte {
+		h := func(n int64) *histogram.Histogram {
+			h := histogram.New(histogram.DefaultPrecision)
+			for range n {
+				h.Record(10 * time.Millisecond)
+			}
+			return h
+		}
+		order := podreport.RequestReport{Name: "order", Requests: 40, Codes: map[string]int64{"201": 40 - tlsErrors}, Latency: h(40 - tlsErrors)}
+		rep := podreport.Report{Start: start, End: start.Add(time.Second), Requests: 100, Codes: map[string]int64{"200": 60}, Latency: h(100 - tlsErrors),
+			ByRequest: []podreport.RequestReport{{Name: "list", Requests: 60, Codes: map[string]int64{"200": 60}, Latency: h(60)}, order}}
+		if tlsErrors > 0 {
+			rep.ByRequest[1].Errors, rep.ByRequest[1].ErrorsByClass = tlsErrors, map[string]int64{podreport.ClassTLS: tlsErrors}
+			rep.Errors, rep.ErrorsByClass, rep.TLSError = tlsErrors, map[string]int64{podreport.ClassTLS: tlsErrors}, "x509: certificate signed by unknown authority"
+		}
+		if n := 40 - tlsErrors; n > 0 {
+			rep.Codes["201"] = n
+		}
+		b, err := rep.EncodeFull()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte("100 requests in 1.00s\nagent: a line on stderr\n"), append(b, '\n')...)
+	}
 	for _, tc := range []struct {
 		name        string
 		msgs        []string
+		logs        map[string][]byte
 		th          *dilov1.Thresholds
+		mix         bool
 		wantReq     int64 // 0: no results
+		wantByReq   []string
 		wantReason  string
 		wantMessage string
+		wantNote    string
 	}{
 		{name: "merged", msgs: []string{ok0, ok1}, wantReq: 200},
 		{name: "thresholds kept", msgs: []string{ok0, ok1}, th: &dilov1.Thresholds{MaxErrorRatio: "0.05", MaxP99: &metav1.Duration{Duration: time.Second}}, wantReq: 200},
@@ -499,16 +657,30 @@ func TestCollectResults(t *testing.T) {
 			wantReason: dilov1.ReasonThresholdBroken, wantMessage: "error ratio 0.0500 exceeds maxErrorRatio 0.01"},
 		{name: "unreadable", msgs: []string{ok0, "agent: could not run"}, wantReason: dilov1.ReasonResultUnreadable, wantMessage: "pod p-1: "},
 		{name: "empty", msgs: []string{"", ok1}, wantReason: dilov1.ReasonResultUnreadable, wantMessage: "pod p-0: "},
+		{name: "the logs' full documents win", msgs: []string{ok0, ok1}, mix: true,
+			logs:    map[string][]byte{"p-0": mixLog(0), "p-1": mixLog(0)},
+			wantReq: 200, wantByReq: []string{"list 120", "order 80"}},
+		{name: "a log unreadable: totals only, and a note why", msgs: []string{ok0, ok1}, mix: true,
+			logs:    map[string][]byte{"p-0": mixLog(0), "p-1": []byte("rotated away\n")},
+			wantReq: 200, wantNote: "pod p-1"},
+		{name: "TLS errors fail the run, naming the first", msgs: []string{ok0, ok1}, mix: true,
+			logs:    map[string][]byte{"p-0": mixLog(0), "p-1": mixLog(40)},
+			wantReq: 200, wantByReq: []string{"list 120", "order 80"},
+			wantReason: dilov1.ReasonTLSFailed, wantMessage: "40 of 200 requests failed the TLS handshake with Service ns/web: x509: certificate signed by unknown authority"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pods := podMap(testPod("p-0", corev1.PodSucceeded, terminated("Completed", 0, tc.msgs[0])),
 				testPod("p-1", corev1.PodSucceeded, terminated("Completed", 0, tc.msgs[1])))
-			res, f := collectResults(names, pods, tc.th)
+			res, f, note := collectResults(podResults{names: names, pods: pods, logs: tc.logs}, tc.th, "Service ns/web", tc.mix)
 			var gotReq int64
+			var gotByReq []string
 			if res != nil {
 				gotReq = res.Requests
 				if res.Pods != 2 {
 					t.Errorf("results from %d pods, want 2", res.Pods)
+				}
+				for _, r := range res.ByRequest {
+					gotByReq = append(gotByReq, fmt.Sprintf("%s %d", r.Name, r.Requests))
 				}
 			}
 			gotReason, gotMessage := "", ""
@@ -517,6 +689,12 @@ func TestCollectResults(t *testing.T) {
 			}
 			if gotReq != tc.wantReq || gotReason != tc.wantReason || !strings.Contains(gotMessage, tc.wantMessage) {
 				t.Errorf("collectResults = %d requests, %q %q; want %d, %q containing %q", gotReq, gotReason, gotMessage, tc.wantReq, tc.wantReason, tc.wantMessage)
+			}
+			if diff := cmp.Diff(tc.wantByReq, gotByReq); diff != "" {
+				t.Errorf("results by request (-want +got):\n%s", diff)
+			}
+			if (tc.wantNote == "") != (note == "") || !strings.Contains(note, tc.wantNote) {
+				t.Errorf("note %q, want one containing %q", note, tc.wantNote)
 			}
 		})
 	}
@@ -620,5 +798,34 @@ func TestDesiredLoadTestPodTemplate(t *testing.T) {
 	got.Spec.Affinity.NodeAffinity = nil
 	if lt.Spec.PodTemplate.Spec.Affinity.NodeAffinity == nil {
 		t.Errorf("the pod shares the LoadTest's affinity: a change of the pod changed the spec")
+	}
+}
+
+func TestReferenceProblem(t *testing.T) {
+	secret := dilov1.ValueRef{Secret: true, Name: "token", Key: "value", Field: "spec.test.headers[0].valueFrom"}
+	cm := dilov1.ValueRef{Name: "orders", Key: "order.json", Field: "spec.test.body.valueFrom"}
+	notFound := apierrors.NewNotFound(corev1.Resource("secrets"), "token")
+	forbidden := apierrors.NewForbidden(corev1.Resource("configmaps"), "orders", errors.New("no"))
+	for _, tc := range []struct {
+		name string
+		ref  dilov1.ValueRef
+		err  error
+		keys []string
+		want string // the message; "" for no failure
+	}{
+		{"there", secret, nil, []string{"value"}, ""},
+		{"missing", secret, notFound, nil, "Secret ns/token (spec.test.headers[0].valueFrom) does not exist"},
+		{"no key", cm, nil, []string{"a", "b"}, `ConfigMap ns/orders (spec.test.body.valueFrom) has no key "order.json"`},
+		{"forbidden", cm, forbidden, nil, "ConfigMap ns/orders (spec.test.body.valueFrom) cannot be read by DiLO's manager"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := referenceProblem("ns", tc.ref, tc.err, tc.keys)
+			switch {
+			case tc.want == "" && f != nil:
+				t.Errorf("referenceProblem = %+v, want none", f)
+			case tc.want != "" && (f == nil || f.Reason != dilov1.ReasonReferenceNotFound || !strings.HasPrefix(f.Message, tc.want)):
+				t.Errorf("referenceProblem = %+v, want ReferenceNotFound %q", f, tc.want)
+			}
+		})
 	}
 }

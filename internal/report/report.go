@@ -1,8 +1,10 @@
 // Package report turns the load-generator pods' result documents into a
-// LoadTest's Results: Parse reads one pod's termination message, Merge
-// combines all pods exactly, CheckThresholds judges the merged results.
+// LoadTest's Results: LastDocument finds a pod's full document in its log,
+// ParseFull reads it (Parse reads the compact one of a termination message,
+// when the log cannot be read), Merge combines all pods exactly,
+// CheckThresholds judges the merged results.
 //
-// The document itself (Report, Encode, the size bound) lives in
+// The document itself (Report, its two forms, their size bounds) lives in
 // internal/report/podreport so that the agent can build it without importing
 // the Kubernetes API; the latency histogram, and why it is not
 // hdrhistogram-go, is in internal/report/histogram.
@@ -24,22 +26,50 @@ import (
 	"github.com/dilo-operator/dilo/internal/report/podreport"
 )
 
-// Report is one pod's result, as the agent writes it to its termination message.
+// Report is one pod's result, as the agent writes it to its log (in full) and
+// to its termination message (compact).
 type Report = podreport.Report
 
-// MaxEncodedLen is the most bytes Report.Encode ever returns.
-const MaxEncodedLen = podreport.MaxEncodedLen
+// RequestReport is one request's part of a pod's result, for a mix of requests.
+type RequestReport = podreport.RequestReport
 
-// Parse decodes one pod's termination message into its Report, with a clear
-// error on anything that is not a consistent result document of at most
-// MaxEncodedLen bytes.
+const (
+	// MaxEncodedLen is the most bytes Report.Encode ever returns: a
+	// termination message.
+	MaxEncodedLen = podreport.MaxEncodedLen
+	// MaxFullLen is the most bytes Report.EncodeFull ever returns: the line of
+	// a pod's log that ParseFull reads.
+	MaxFullLen = podreport.MaxFullLen
+)
+
+// Parse decodes one pod's termination message into its compact Report, with a
+// clear error on anything that is not a consistent compact result document of
+// at most MaxEncodedLen bytes.
 func Parse(msg string) (Report, error) { return podreport.Parse(msg) }
+
+// ParseFull decodes one pod's full document, as LastDocument finds it in the
+// pod's log, with a clear error on anything that is not a consistent full
+// result document of at most MaxFullLen bytes.
+func ParseFull(doc string) (Report, error) { return podreport.ParseFull(doc) }
+
+// LastDocument returns the full result document in a pod's log (read without
+// timestamps): the last line that starts with {"v":, without its line ending.
+// It is false when there is none, for example when the agent could not run.
+func LastDocument(log []byte) (string, bool) { return podreport.LastDocument(log) }
 
 // Merge combines the pods' reports exactly: counters and status codes are
 // summed, latency histograms are merged bucket by bucket (at the lowest
 // precision among them) and the percentiles read from the merged histogram,
 // and the rate is the total requests over the union send window, from the
 // earliest start to the latest end.
+//
+// Per request: when the reports carry ByRequest, Results.ByRequest holds each
+// request merged the same way, in the order of the first report that has
+// them (plan order). Every full report of a run must name the same requests;
+// Merge fails otherwise. If any report is compact (read from a termination
+// message because the pod's log could not be read), the per-request results
+// cannot be exact, so Merge returns the totals only, with ByRequest empty;
+// ByRequestUnavailable says so in words for the run's status.
 func Merge(reports []Report) (v1.Results, error) {
 	if len(reports) == 0 {
 		return v1.Results{}, errors.New("failed to merge results: no reports")
@@ -48,32 +78,15 @@ func Merge(reports []Report) (v1.Results, error) {
 		return v1.Results{}, errors.New("failed to merge results: too many reports")
 	}
 	res := v1.Results{Pods: int32(len(reports))}
-	var hist *histogram.Histogram
+	var total counts
 	var start, end time.Time
 	for i, r := range reports {
-		if r.Latency == nil {
-			return v1.Results{}, fmt.Errorf("failed to merge results: report %d has no latency histogram", i)
+		if err := total.add(r.Requests, r.Errors, r.ErrorsByClass, r.Codes, r.Latency); err != nil {
+			return v1.Results{}, fmt.Errorf("failed to merge results: report %d: %w", i, err)
 		}
 		var err error
-		if res.Requests, err = add(res.Requests, r.Requests); err != nil {
-			return v1.Results{}, err
-		}
-		if res.Errors, err = add(res.Errors, r.Errors); err != nil {
-			return v1.Results{}, err
-		}
 		if res.BytesReceived, err = add(res.BytesReceived, r.BytesReceived); err != nil {
-			return v1.Results{}, err
-		}
-		if res.ErrorsByClass, err = addMap(res.ErrorsByClass, r.ErrorsByClass); err != nil {
-			return v1.Results{}, err
-		}
-		if res.Codes, err = addMap(res.Codes, r.Codes); err != nil {
-			return v1.Results{}, err
-		}
-		if hist == nil {
-			hist = r.Latency.Clone()
-		} else if err := hist.Merge(r.Latency); err != nil {
-			return v1.Results{}, fmt.Errorf("failed to merge results: %w", err)
+			return v1.Results{}, fmt.Errorf("failed to merge results: report %d: %w", i, err)
 		}
 		if i == 0 || r.Start.Before(start) {
 			start = r.Start
@@ -82,27 +95,182 @@ func Merge(reports []Report) (v1.Results, error) {
 			end = r.End
 		}
 	}
-	res.ErrorRatio = "0"
-	if res.Requests > 0 {
-		res.ErrorRatio = big.NewRat(res.Errors, res.Requests).FloatString(4)
-	}
+	res.Requests, res.Errors = total.requests, total.errors
+	res.ErrorsByClass, res.Codes = total.classes, total.codes
+	res.ErrorRatio = errorRatio(total.errors, total.requests)
+	res.Latency = latencyOf(total.hist)
 	res.RequestsPerSecond = "0"
 	if window := end.Sub(start); window > 0 {
 		res.RequestsPerSecond = strconv.FormatFloat(float64(res.Requests)/window.Seconds(), 'f', 2, 64)
 	}
-	res.Latency = v1.Latency{
-		P50: metav1.Duration{Duration: hist.Quantile(0.50)},
-		P90: metav1.Duration{Duration: hist.Quantile(0.90)},
-		P99: metav1.Duration{Duration: hist.Quantile(0.99)},
-		Max: metav1.Duration{Duration: hist.Max()},
+	byRequest, err := mergeByRequest(reports)
+	if err != nil {
+		return v1.Results{}, err
 	}
+	res.ByRequest = byRequest
 	return res, nil
+}
+
+// mergeByRequest merges the reports' per-request parts, checking the full
+// reports agree on the request names; nil when none has one or when some
+// report is compact.
+func mergeByRequest(reports []Report) ([]v1.RequestResults, error) {
+	var names []string
+	first, compact := -1, false
+	index := map[string]int{}
+	for i, r := range reports {
+		if r.Compact {
+			compact = true
+			continue
+		}
+		if first < 0 {
+			first = i
+			for j, q := range r.ByRequest {
+				if _, dup := index[q.Name]; dup {
+					return nil, fmt.Errorf("failed to merge results: report %d names request %q twice", i, q.Name)
+				}
+				index[q.Name] = j
+				names = append(names, q.Name)
+			}
+			continue
+		}
+		if !sameNames(index, r.ByRequest) {
+			return nil, fmt.Errorf("failed to merge results: report %d has requests %q, report %d has %q",
+				i, requestNames(r.ByRequest), first, names)
+		}
+	}
+	if compact || len(names) == 0 {
+		return nil, nil
+	}
+	merged := make([]counts, len(names))
+	for i, r := range reports {
+		for _, q := range r.ByRequest {
+			if err := merged[index[q.Name]].add(q.Requests, q.Errors, q.ErrorsByClass, q.Codes, q.Latency); err != nil {
+				return nil, fmt.Errorf("failed to merge results: report %d, request %q: %w", i, q.Name, err)
+			}
+		}
+	}
+	out := make([]v1.RequestResults, len(names))
+	for j, c := range merged {
+		out[j] = v1.RequestResults{
+			Name: names[j], Requests: c.requests, Errors: c.errors, ErrorRatio: errorRatio(c.errors, c.requests),
+			ErrorsByClass: c.classes, Codes: c.codes, Latency: latencyOf(c.hist),
+		}
+	}
+	return out, nil
+}
+
+// sameNames reports whether qs names exactly the requests of index, each once.
+func sameNames(index map[string]int, qs []RequestReport) bool {
+	if len(qs) != len(index) {
+		return false
+	}
+	seen := make(map[string]bool, len(qs))
+	for _, q := range qs {
+		if _, ok := index[q.Name]; !ok || seen[q.Name] {
+			return false
+		}
+		seen[q.Name] = true
+	}
+	return true
+}
+
+// requestNames are the names of qs, in order.
+func requestNames(qs []RequestReport) []string {
+	names := make([]string, len(qs))
+	for i, q := range qs {
+		names[i] = q.Name
+	}
+	return names
+}
+
+// ByRequestUnavailable says why merged results have no per-request part: it
+// names the compact reports' pods, pods[i] being the pod of reports[i], whose
+// logs could not be read so that their termination messages, which hold the
+// totals only, were used. It is "" when every report is full. The caller
+// shows it only for a run with a mix of requests: with a single request the
+// totals are that request's results.
+func ByRequestUnavailable(pods []string, reports []Report) string {
+	var names []string
+	for i, r := range reports {
+		if r.Compact {
+			name := fmt.Sprintf("#%d", i)
+			if i < len(pods) {
+				name = pods[i]
+			}
+			names = append(names, name)
+		}
+	}
+	const listed = 3 // a condition message stays short with a thousand pods
+	switch {
+	case len(names) == 0:
+		return ""
+	case len(names) == 1:
+		return fmt.Sprintf("per-request results unavailable: the log of pod %s could not be read, and its termination message holds the totals only", names[0])
+	case len(names) <= listed:
+		return fmt.Sprintf("per-request results unavailable: the logs of pods %s and %s could not be read, and their termination messages hold the totals only",
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+	default:
+		return fmt.Sprintf("per-request results unavailable: the logs of pods %s and %d more could not be read, and their termination messages hold the totals only",
+			strings.Join(names[:listed], ", "), len(names)-listed)
+	}
+}
+
+// counts accumulates the counters and latencies of one set of results.
+type counts struct {
+	requests, errors int64
+	classes, codes   map[string]int64
+	hist             *histogram.Histogram
+}
+
+// add adds one report's (or one request's) counters and histogram.
+func (c *counts) add(requests, errs int64, classes, codes map[string]int64, hist *histogram.Histogram) error {
+	if hist == nil {
+		return errors.New("no latency histogram")
+	}
+	var err error
+	if c.requests, err = add(c.requests, requests); err != nil {
+		return err
+	}
+	if c.errors, err = add(c.errors, errs); err != nil {
+		return err
+	}
+	if c.classes, err = addMap(c.classes, classes); err != nil {
+		return err
+	}
+	if c.codes, err = addMap(c.codes, codes); err != nil {
+		return err
+	}
+	if c.hist == nil {
+		c.hist = hist.Clone()
+	} else if err := c.hist.Merge(hist); err != nil {
+		return err
+	}
+	return nil
+}
+
+// errorRatio is errors/requests with four decimals, "0" without requests.
+func errorRatio(errs, requests int64) string {
+	if requests == 0 {
+		return "0"
+	}
+	return big.NewRat(errs, requests).FloatString(4)
+}
+
+// latencyOf summarises a merged histogram.
+func latencyOf(h *histogram.Histogram) v1.Latency {
+	return v1.Latency{
+		P50: metav1.Duration{Duration: h.Quantile(0.50)},
+		P90: metav1.Duration{Duration: h.Quantile(0.90)},
+		P99: metav1.Duration{Duration: h.Quantile(0.99)},
+		Max: metav1.Duration{Duration: h.Max()},
+	}
 }
 
 // add is a+b, or an error when it overflows.
 func add(a, b int64) (int64, error) {
 	if b > 0 && a > math.MaxInt64-b {
-		return 0, errors.New("failed to merge results: counter overflows int64")
+		return 0, errors.New("counter overflows int64")
 	}
 	return a + b, nil
 }

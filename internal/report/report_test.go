@@ -1,8 +1,10 @@
 package report
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,7 @@ func TestMergePercentilesMatchPooledSamples(t *testing.T) {
 	}
 }
 
+// TestMerge: totals of two pods, exactly.
 func TestMerge(t *testing.T) {
 	hist := func(vals ...time.Duration) *histogram.Histogram {
 		h := histogram.New(histogram.DefaultPrecision)
@@ -151,6 +154,316 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// mixPod simulates one pod of a mix of the named requests: each request's
+// raw latencies and the pod's report, sent through EncodeFull and ParseFull
+// as the reconciler would read it from the pod's log.
+func mixPod(t testing.TB, r *rand.Rand, names []string, precision int) (map[string][]time.Duration, Report) {
+	t.Helper()
+	start := t0.Add(time.Duration(r.IntN(1000)) * time.Millisecond)
+	rep := Report{
+		Start: start, End: start.Add(10 * time.Second),
+		ErrorsByClass: map[string]int64{}, Codes: map[string]int64{},
+		Latency: histogram.New(precision),
+	}
+	samples := map[string][]time.Duration{}
+	for j, name := range names {
+		n := r.IntN(3000) // a request may get no response at all
+		scale := time.Duration(1+j*j*200+r.IntN(500)) * time.Microsecond
+		h := histogram.New(precision)
+		for range n {
+			v := time.Duration(r.ExpFloat64() * float64(scale))
+			if r.IntN(50) == 0 {
+				v *= time.Duration(10 + r.IntN(100)) // a tail
+			}
+			samples[name] = append(samples[name], v)
+			h.Record(v)
+		}
+		bad := int64(r.IntN(n/10 + 1))
+		timeouts := int64(r.IntN(5))
+		q := RequestReport{
+			Name: name, Requests: int64(n) + timeouts, Errors: bad + timeouts,
+			Codes: map[string]int64{}, Latency: h,
+		}
+		if timeouts > 0 {
+			q.ErrorsByClass = map[string]int64{podreport.ClassTimeout: timeouts}
+		}
+		if ok := int64(n) - bad; ok > 0 {
+			q.Codes["200"] = ok
+		}
+		if bad > 0 {
+			q.Codes[strconv.Itoa(500+j)] = bad
+		}
+		rep.Requests += q.Requests
+		rep.Errors += q.Errors
+		for k, v := range q.ErrorsByClass {
+			rep.ErrorsByClass[k] += v
+		}
+		for k, v := range q.Codes {
+			rep.Codes[k] += v
+		}
+		if err := rep.Latency.Merge(h); err != nil {
+			t.Fatal(err)
+		}
+		rep.ByRequest = append(rep.ByRequest, q)
+	}
+	b, err := rep.EncodeFull()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseFull(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return samples, back
+}
+
+// checkQuantiles checks merged percentiles against the pooled raw samples:
+// never below, at most one bucket of the given precision above.
+func checkQuantiles(t testing.TB, what string, lat v1.Latency, pooled []time.Duration, precision int) {
+	t.Helper()
+	if len(pooled) == 0 {
+		if diff := cmp.Diff(v1.Latency{}, lat); diff != "" {
+			t.Errorf("%s: no responses, but latency (-want +got):\n%s", what, diff)
+		}
+		return
+	}
+	slices.Sort(pooled)
+	for _, c := range []struct {
+		q   float64
+		got time.Duration
+	}{{0.5, lat.P50.Duration}, {0.9, lat.P90.Duration}, {0.99, lat.P99.Duration}, {1, lat.Max.Duration}} {
+		rank := int(float64(len(pooled))*c.q + 0.9999999)
+		raw := pooled[max(rank, 1)-1]
+		tol := time.Duration(float64(raw)*2/float64(int(1)<<precision)) + 1
+		if c.got < raw || c.got-raw > tol {
+			t.Errorf("%s q=%v: merged %v, pooled %v, tolerance %v", what, c.q, c.got, raw, tol)
+		}
+	}
+}
+
+// TestMergeByRequestMatchesPooledSamples: each request's merged percentiles
+// equal those of that request's raw samples pooled across pods, as the
+// totals' do; its counters are the sums of the pods', and together the
+// requests add up to the totals.
+func TestMergeByRequestMatchesPooledSamples(t *testing.T) {
+	r := rand.New(rand.NewPCG(2026, 12))
+	names := []string{"list", "get", "order", "delete"}
+	for trial := range 30 {
+		pods := 1 + r.IntN(8)
+		pooled := map[string][]time.Duration{}
+		var all []time.Duration
+		var reports []Report
+		want := map[string][2]int64{} // requests, errors
+		lowest := histogram.DefaultPrecision
+		for range pods {
+			p := histogram.DefaultPrecision
+			if trial%2 == 1 {
+				p = 2 + r.IntN(histogram.DefaultPrecision-1)
+			}
+			lowest = min(lowest, p)
+			s, rep := mixPod(t, r, names, p)
+			for k, v := range s {
+				pooled[k] = append(pooled[k], v...)
+				all = append(all, v...)
+			}
+			for _, q := range rep.ByRequest {
+				w := want[q.Name]
+				want[q.Name] = [2]int64{w[0] + q.Requests, w[1] + q.Errors}
+			}
+			reports = append(reports, rep)
+		}
+		res, err := Merge(reports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(res.ByRequest); got != len(names) {
+			t.Fatalf("trial %d: %d requests in byRequest, want %d", trial, got, len(names))
+		}
+		var requests, errs int64
+		codes := map[string]int64{}
+		for j, q := range res.ByRequest {
+			if q.Name != names[j] {
+				t.Errorf("trial %d: byRequest[%d] is %q, want %q (plan order)", trial, j, q.Name, names[j])
+			}
+			if w := want[q.Name]; q.Requests != w[0] || q.Errors != w[1] {
+				t.Errorf("trial %d %s: requests %d errors %d, want %d %d", trial, q.Name, q.Requests, q.Errors, w[0], w[1])
+			}
+			checkQuantiles(t, fmt.Sprintf("trial %d (%d pods, precision %d) %s", trial, pods, lowest, q.Name), q.Latency, pooled[q.Name], lowest)
+			requests += q.Requests
+			errs += q.Errors
+			for k, n := range q.Codes {
+				codes[k] += n
+			}
+		}
+		checkQuantiles(t, fmt.Sprintf("trial %d totals", trial), res.Latency, all, lowest)
+		if requests != res.Requests || errs != res.Errors {
+			t.Errorf("trial %d: byRequest sums to %d requests %d errors, totals %d %d", trial, requests, errs, res.Requests, res.Errors)
+		}
+		if diff := cmp.Diff(res.Codes, codes); diff != "" {
+			t.Errorf("trial %d: byRequest codes do not sum to the totals' (-totals +sum):\n%s", trial, diff)
+		}
+	}
+}
+
+// TestMergeByRequest: per-request results merged exactly in plan order,
+// dropped when a report is compact, refused when the reports disagree.
+func TestMergeByRequest(t *testing.T) {
+	hist := func(vals ...time.Duration) *histogram.Histogram {
+		h := histogram.New(histogram.DefaultPrecision)
+		for _, v := range vals {
+			h.Record(v)
+		}
+		return h
+	}
+	ms := func(n int) metav1.Duration { return metav1.Duration{Duration: time.Duration(n) * time.Millisecond} }
+	// pod is a full report of requests "list" (2 responses of 1ms and 3ms,
+	// one a 500, and a timeout) and "order" (one response of 10ms), sent at t0+offset.
+	pod := func(offset time.Duration) Report {
+		list := RequestReport{Name: "list", Requests: 3, Errors: 2, ErrorsByClass: map[string]int64{"timeout": 1},
+			Codes: map[string]int64{"200": 1, "500": 1}, Latency: hist(time.Millisecond, 3*time.Millisecond)}
+		order := RequestReport{Name: "order", Requests: 1, Codes: map[string]int64{"201": 1}, Latency: hist(10 * time.Millisecond)}
+		return Report{
+			Start: t0.Add(offset), End: t0.Add(offset + 4*time.Second), Requests: 4, Errors: 2,
+			ErrorsByClass: map[string]int64{"timeout": 1}, Codes: map[string]int64{"200": 1, "201": 1, "500": 1}, BytesReceived: 10,
+			Latency: hist(time.Millisecond, 3*time.Millisecond, 10*time.Millisecond), ByRequest: []RequestReport{list, order},
+		}
+	}
+	// through sends a report through its document, as the reconciler reads it.
+	through := func(r Report, full bool) Report {
+		encode, parse := r.Encode, Parse
+		if full {
+			encode, parse = r.EncodeFull, ParseFull
+		}
+		b, err := encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := parse(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return back
+	}
+	reversed := pod(0)
+	reversed.ByRequest[0], reversed.ByRequest[1] = reversed.ByRequest[1], reversed.ByRequest[0]
+	renamed := pod(0)
+	renamed.ByRequest[1].Name = "buy"
+	single := pod(0)
+	single.ByRequest = nil
+
+	totals := v1.Results{
+		Pods: 2, Requests: 8, Errors: 4, ErrorRatio: "0.5000",
+		ErrorsByClass: map[string]int64{"timeout": 2}, Codes: map[string]int64{"200": 2, "201": 2, "500": 2},
+		BytesReceived: 20, RequestsPerSecond: "1.60",
+		Latency: v1.Latency{P50: metav1.Duration{Duration: 3*time.Millisecond + 14655}, P90: ms(10), P99: ms(10), Max: ms(10)}, // p50: the top of 3ms's bucket
+	}
+	withByRequest := totals
+	withByRequest.ByRequest = []v1.RequestResults{
+		{Name: "list", Requests: 6, Errors: 4, ErrorRatio: "0.6667",
+			ErrorsByClass: map[string]int64{"timeout": 2}, Codes: map[string]int64{"200": 2, "500": 2},
+			Latency: v1.Latency{P50: metav1.Duration{Duration: time.Millisecond + 3519}, P90: ms(3), P99: ms(3), Max: ms(3)}}, // p50: the top of 1ms's bucket
+		{Name: "order", Requests: 2, ErrorRatio: "0.0000", Codes: map[string]int64{"201": 2},
+			Latency: v1.Latency{P50: ms(10), P90: ms(10), P99: ms(10), Max: ms(10)}},
+	}
+	reversedOrder := withByRequest
+	reversedOrder.ByRequest = []v1.RequestResults{withByRequest.ByRequest[1], withByRequest.ByRequest[0]}
+	for _, tc := range []struct {
+		name    string
+		reports []Report
+		want    v1.Results
+		wantErr string
+	}{
+		{"all full", []Report{through(pod(0), true), through(pod(time.Second), true)}, withByRequest, ""},
+		{"plan order of the first report", []Report{through(reversed, true), through(pod(time.Second), true)}, reversedOrder, ""},
+		{"one compact: totals only", []Report{through(pod(0), true), through(pod(time.Second), false)}, totals, ""},
+		{"all compact", []Report{through(pod(0), false), through(pod(time.Second), false)}, totals, ""},
+		{"single request", []Report{through(single, true), through(single, true)}, func() v1.Results {
+			r := totals
+			r.RequestsPerSecond = "2.00"
+			return r
+		}(), ""},
+		{"names differ", []Report{through(pod(0), true), through(renamed, true)}, v1.Results{},
+			`failed to merge results: report 1 has requests ["list" "buy"], report 0 has ["list" "order"]`},
+		{"names differ beside a compact report", []Report{through(pod(0), false), through(pod(0), true), through(renamed, true)}, v1.Results{},
+			`report 2 has requests ["list" "buy"], report 1 has ["list" "order"]`},
+		{"byRequest in some full reports only", []Report{through(single, true), through(pod(0), true)}, v1.Results{},
+			`report 1 has requests ["list" "order"], report 0 has []`},
+		{"request without histogram", []Report{pod(0), func() Report { r := pod(0); r.ByRequest[1].Latency = nil; return r }()}, v1.Results{},
+			`report 1, request "order": no latency histogram`},
+		{"request named twice in a later report", []Report{pod(0), func() Report { r := pod(0); r.ByRequest[1].Name = "list"; return r }()}, v1.Results{},
+			`report 1 has requests ["list" "list"], report 0 has ["list" "order"]`},
+		{"request named twice", []Report{func() Report { r := pod(0); r.ByRequest[1].Name = "list"; return r }()}, v1.Results{},
+			`report 0 names request "list" twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Merge(tc.reports)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if tc.wantErr == "" && gotErr != "" || !strings.Contains(gotErr, tc.wantErr) {
+				t.Fatalf("error %q, want %q", gotErr, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("Merge (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestByRequestUnavailable: the message names the compact reports' pods,
+// a few of them.
+func TestByRequestUnavailable(t *testing.T) {
+	full, compact := Report{}, Report{Compact: true}
+	pods := []string{"run-0", "run-1", "run-2", "run-3", "run-4"}
+	for _, tc := range []struct {
+		name    string
+		reports []Report
+		want    string
+	}{
+		{"all full", []Report{full, full}, ""},
+		{"one", []Report{full, compact, full}, "per-request results unavailable: the log of pod run-1 could not be read, and its termination message holds the totals only"},
+		{"two", []Report{compact, full, compact}, "per-request results unavailable: the logs of pods run-0 and run-2 could not be read, and their termination messages hold the totals only"},
+		{"three", []Report{compact, compact, compact}, "per-request results unavailable: the logs of pods run-0, run-1 and run-2 could not be read, and their termination messages hold the totals only"},
+		{"many", []Report{compact, compact, compact, compact, compact}, "per-request results unavailable: the logs of pods run-0, run-1, run-2 and 2 more could not be read, and their termination messages hold the totals only"},
+		{"unnamed", []Report{full, full, full, full, full, compact}, "per-request results unavailable: the log of pod #5 could not be read, and its termination message holds the totals only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, ByRequestUnavailable(pods, tc.reports)); diff != "" {
+				t.Fatalf("ByRequestUnavailable (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLogToResults: the reconciler's path for a pod whose log can be read:
+// the full document found among the agent's other lines, parsed and merged.
+func TestLogToResults(t *testing.T) {
+	_, rep := mixPod(t, rand.New(rand.NewPCG(1, 2)), []string{"a", "b"}, histogram.DefaultPrecision)
+	doc, err := rep.EncodeFull()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := "agent: plan read\n1000 requests in 10.00s\n{\"rps\":100}\n" + string(doc) + "\nagent: closing connections\n"
+	line, ok := LastDocument([]byte(log))
+	if !ok {
+		t.Fatal("no document in the log")
+	}
+	got, err := ParseFull(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Merge([]Report{got})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.ByRequest) != 2 || res.Requests != rep.Requests {
+		t.Fatalf("results %+v", res)
+	}
+}
+
+// TestCheckThresholds: each threshold, kept and broken, and how the broken
+// ones read.
 func TestCheckThresholds(t *testing.T) {
 	ms := func(n float64) metav1.Duration {
 		return metav1.Duration{Duration: time.Duration(n * float64(time.Millisecond))}
@@ -206,7 +519,7 @@ func FuzzParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, seed := range []string{string(good), "", "agent: could not run: no start time", `{"v":1}`, `{"v":1,"latency":"AQAA"}`} {
+	for _, seed := range []string{string(good), "", "agent: could not run: no start time", `{"v":2,"compact":true}`, `{"v":2,"compact":true,"latency":"AQAA"}`} {
 		f.Add(seed)
 	}
 	th := &v1.Thresholds{MaxErrorRatio: "0.01", MaxP99: &metav1.Duration{Duration: time.Millisecond}}
@@ -224,6 +537,42 @@ func FuzzParse(f *testing.F) {
 		}
 		if res.Requests != 2*r.Requests {
 			t.Fatalf("merged requests %d, want %d", res.Requests, 2*r.Requests)
+		}
+		CheckThresholds(th, res)
+	})
+}
+
+// FuzzParseFull: report.ParseFull never panics, and whatever it accepts
+// merges, per request too, and is judged against thresholds without error.
+func FuzzParseFull(f *testing.F) {
+	_, rep := mixPod(f, rand.New(rand.NewPCG(3, 4)), []string{"a", "b"}, histogram.DefaultPrecision)
+	good, err := rep.EncodeFull()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{string(good), "", `{"v":2}`, `{"v":2,"latency":"CAAA","byRequest":[{"name":"a","latency":"CAAA"}]}`} {
+		f.Add(seed)
+	}
+	th := &v1.Thresholds{MaxErrorRatio: "0.01", MaxP99: &metav1.Duration{Duration: time.Millisecond}}
+	f.Fuzz(func(t *testing.T, doc string) {
+		r, err := ParseFull(doc)
+		if err != nil {
+			return
+		}
+		res, err := Merge([]Report{r, r})
+		if err != nil {
+			if strings.Contains(err.Error(), "overflows") { // doubling a near-maximal counter
+				return
+			}
+			t.Fatalf("accepted report does not merge: %v", err)
+		}
+		if res.Requests != 2*r.Requests || len(res.ByRequest) != len(r.ByRequest) {
+			t.Fatalf("merged %d requests, %d byRequest; want %d, %d", res.Requests, len(res.ByRequest), 2*r.Requests, len(r.ByRequest))
+		}
+		for j, q := range res.ByRequest {
+			if q.Name != r.ByRequest[j].Name || q.Requests != 2*r.ByRequest[j].Requests {
+				t.Fatalf("byRequest[%d] %q %d requests, want %q %d", j, q.Name, q.Requests, r.ByRequest[j].Name, 2*r.ByRequest[j].Requests)
+			}
 		}
 		CheckThresholds(th, res)
 	})

@@ -14,7 +14,8 @@ import (
 func valid() Plan {
 	return Plan{
 		Version:    Version,
-		Target:     Target{Address: "10.96.0.7:8080", Host: "web.team-a.svc:8080", Path: "/api?q=1", Method: "GET"},
+		Target:     Target{Address: "10.96.0.7:8080", Host: "web.team-a.svc:8080"},
+		Requests:   []Request{{Name: "default", Weight: 1, Method: "GET", Path: "/api?q=1"}},
 		Load:       Load{Open: &Open{Rate: 200, Duration: Duration(90 * time.Second), Concurrency: 4}},
 		Timeout:    Duration(10 * time.Second),
 		Start:      &Start{File: "/etc/dilo/start/at", Timeout: Duration(DefaultStartTimeout)},
@@ -29,8 +30,9 @@ func TestEncodeParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"version":"dilo.example.org/runplan/v1",` +
-		`"target":{"address":"10.96.0.7:8080","host":"web.team-a.svc:8080","path":"/api?q=1","method":"GET"},` +
+	const want = `{"version":"dilo.example.org/runplan/v2",` +
+		`"target":{"address":"10.96.0.7:8080","host":"web.team-a.svc:8080"},` +
+		`"requests":[{"name":"default","weight":1,"method":"GET","path":"/api?q=1"}],` +
 		`"load":{"open":{"rate":200,"duration":"1m30s","concurrency":4}},"timeout":"10s",` +
 		`"start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log"}`
 	if diff := cmp.Diff(want, string(doc)); diff != "" {
@@ -69,17 +71,17 @@ func TestParse(t *testing.T) {
 		{"empty", "  \n", "", "run plan is empty"},
 		{"too long", strings.Repeat(" ", MaxEncodedLen+1), "", "more than"},
 		{"not json", "agent run --url=http://web/", "", "not a plan document"},
-		{"unknown field", strings.Replace(enc(func(*Plan) {}), `"timeout":"10s"`, `"timeout":"10s","headers":{}`, 1), "", `unknown field "headers"`},
+		{"unknown field", strings.Replace(enc(func(*Plan) {}), `"timeout":"10s"`, `"timeout":"10s","cookies":{}`, 1), "", `unknown field "cookies"`},
 		{"trailing data", enc(func(*Plan) {}) + "{}", "", "trailing data"},
 		{"duration as number", strings.Replace(enc(func(*Plan) {}), `"timeout":"10s"`, `"timeout":10`, 1), "", "a duration is a string"},
 		{"bad duration", strings.Replace(enc(func(*Plan) {}), `"timeout":"10s"`, `"timeout":"soon"`, 1), "", `invalid duration "soon"`},
-		{"version", enc(func(p *Plan) { p.Version = "dilo.example.org/runplan/v2" }), "version", `version is "dilo.example.org/runplan/v2"`},
+		{"version", enc(func(p *Plan) { p.Version = "dilo.example.org/runplan/v1" }), "version", `version is "dilo.example.org/runplan/v1"`},
 		{"no version", enc(func(p *Plan) { p.Version = "" }), "version", "version is"},
-		{"lower-case method", enc(func(p *Plan) { p.Target.Method = "get" }), "target.method", "must be upper-case letters only"},
-		{"no method", enc(func(p *Plan) { p.Target.Method = "" }), "target.method", "must be 1 to 32"},
-		{"relative path", enc(func(p *Plan) { p.Target.Path = "x" }), "target.path", "must start with '/'"},
-		{"crlf in path", enc(func(p *Plan) { p.Target.Path = "/a\r\nX: y" }), "target.path", "printable ASCII"},
-		{"long path", enc(func(p *Plan) { p.Target.Path = "/" + strings.Repeat("a", 8192) }), "target.path", "longer than 8192"},
+		{"lower-case method", enc(func(p *Plan) { p.Requests[0].Method = "get" }), "requests[0].method", "must be upper-case letters only"},
+		{"no method", enc(func(p *Plan) { p.Requests[0].Method = "" }), "requests[0].method", "must be 1 to 32"},
+		{"relative path", enc(func(p *Plan) { p.Requests[0].Path = "x" }), "requests[0].path", "must start with '/'"},
+		{"crlf in path", enc(func(p *Plan) { p.Requests[0].Path = "/a\r\nX: y" }), "requests[0].path", "printable ASCII"},
+		{"long path", enc(func(p *Plan) { p.Requests[0].Path = "/" + strings.Repeat("a", 8192) }), "requests[0].path", "longer than 8192"},
 		{"no port", enc(func(p *Plan) { p.Target.Address = "10.96.0.7" }), "target.address", "must be HOST:PORT"},
 		{"bad host", enc(func(p *Plan) { p.Target.Address = "we\r\nb:80" }), "target.address", "is not a host name"},
 		{"port zero", enc(func(p *Plan) { p.Target.Address = "web:0" }), "target.address", "port \"0\""},
@@ -101,6 +103,41 @@ func TestParse(t *testing.T) {
 		{"long timeout", enc(func(p *Plan) { p.Timeout = Duration(2 * time.Hour) }), "timeout", "must be in (0, 1h0m0s]"},
 		{"start without file", enc(func(p *Plan) { p.Start.File = "" }), "start.file", "must be a file name"},
 		{"start timeout", enc(func(p *Plan) { p.Start.Timeout = 0 }), "start.timeout", "must be > 0"},
+		{"mix", enc(func(p *Plan) {
+			p.Headers = []Header{{Name: "Authorization", File: "/etc/dilo/values/0"}}
+			p.Requests = append(p.Requests, Request{Name: "order", Weight: 3, Method: "POST", Path: "/orders",
+				Headers: []Header{{Name: "content-type", Value: "application/json"}}, Body: &Body{File: "/etc/dilo/values/1"}})
+		}), "", ""},
+		{"tls", enc(func(p *Plan) { p.Target.TLS = &TLS{ServerName: "web.team-a.svc", CAFile: "/ca", HTTP2: true} }), "", ""},
+		{"tls insecure", enc(func(p *Plan) { p.Target.TLS = &TLS{ServerName: "web.team-a.svc", InsecureSkipVerify: true} }), "", ""},
+		{"tls no ca", enc(func(p *Plan) { p.Target.TLS = &TLS{ServerName: "web.team-a.svc"} }), "target.tls.caFile", "is required"},
+		{"tls both", enc(func(p *Plan) { p.Target.TLS = &TLS{ServerName: "web", CAFile: "/ca", InsecureSkipVerify: true} }), "target.tls.caFile", "exclude each other"},
+		{"tls server name", enc(func(p *Plan) { p.Target.TLS = &TLS{ServerName: "web.\r\n", CAFile: "/ca"} }), "target.tls.serverName", "host name"},
+		{"no requests", enc(func(p *Plan) { p.Requests = nil }), "requests", "1 to 64"},
+		{"duplicate request", enc(func(p *Plan) { p.Requests = append(p.Requests, p.Requests[0]) }), "requests[1].name", "earlier request"},
+		{"bad request name", enc(func(p *Plan) { p.Requests[0].Name = "Get_Items" }), "requests[0].name", "lower-case"},
+		{"weight zero", enc(func(p *Plan) { p.Requests[0].Weight = 0 }), "requests[0].weight", "between 1 and"},
+		{"agent-owned header", enc(func(p *Plan) { p.Headers = []Header{{Name: "Content-Length", Value: "5"}} }), "headers[0].name", "set by the agent"},
+		{"crlf in header", enc(func(p *Plan) {
+			p.Requests[0].Headers = []Header{{Name: "X", Value: "a\r\nHost: evil"}}
+		}), "requests[0].headers[0].value", "CR or LF"},
+		{"duplicate header", enc(func(p *Plan) { p.Headers = []Header{{Name: "X-A", Value: "1"}, {Name: "x-a", Value: "2"}} }), "headers[1].name", "earlier header"},
+		{"header value and file", enc(func(p *Plan) { p.Headers = []Header{{Name: "X", Value: "1", File: "/f"}} }), "headers[0].value", "exclude"},
+		{"body text and file", enc(func(p *Plan) { p.Requests[0].Body = &Body{Text: "x", File: "/f"} }), "requests[0].body", "not both"},
+		{"open stages", enc(func(p *Plan) {
+			p.Load.Open = &Open{Concurrency: 4, Stages: []Stage{{Duration: Duration(time.Minute), Target: 100}, {Duration: 0, Target: 0}}}
+		}), "", ""},
+		{"open stages with rate", enc(func(p *Plan) { p.Load.Open.Stages = []Stage{{Duration: Duration(time.Second), Target: 1}} }), "load.open.rate", "must be unset"},
+		{"open stages no time", enc(func(p *Plan) { p.Load.Open = &Open{Concurrency: 1, Stages: []Stage{{Target: 1}}} }), "load.open.stages", "must last"},
+		{"open stage negative", enc(func(p *Plan) {
+			p.Load.Open = &Open{Concurrency: 1, Stages: []Stage{{Duration: Duration(time.Second), Target: -1}}}
+		}), "load.open.stages[0].target", "between 0 and"},
+		{"closed stages", enc(func(p *Plan) {
+			p.Load = Load{Closed: &Closed{Concurrency: 8, Stages: []Stage{{Duration: Duration(time.Minute), Target: 8}}}}
+		}), "", ""},
+		{"closed stage above concurrency", enc(func(p *Plan) {
+			p.Load = Load{Closed: &Closed{Concurrency: 8, Stages: []Stage{{Duration: Duration(time.Minute), Target: 9}}}}
+		}), "load.closed.stages[0].target", "between 0 and 8"},
 		{"long result file", enc(func(p *Plan) { p.ResultFile = "/" + strings.Repeat("a", 1024) }), "resultFile", "at most 1024"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,15 +171,16 @@ func TestEncodeRefusesInvalid(t *testing.T) {
 	}
 }
 
-// TestLargestPlanFits: the longest valid fields encode within MaxEncodedLen.
+// TestLargestPlanFits: the longest valid fixed fields, with every byte of them one
+// JSON writes long, encode within MaxEncodedLen.
 func TestLargestPlanFits(t *testing.T) {
 	p := valid()
 	p.Target.Address = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
 	p.Target.Host = strings.Repeat(strings.Repeat("a", 61)+".", 4) + ":65535" // 254 bytes
-	p.Target.Path = "/" + strings.Repeat("<", maxPathLen-1)                   // JSON writes \u003c, 6 bytes
-	p.Target.Method = strings.Repeat("A", maxMethodLen)
-	p.Start.File = strings.Repeat("<", maxFileLen)
-	p.ResultFile = strings.Repeat("<", maxFileLen)
+	p.Requests[0].Path = "/" + strings.Repeat("\"", maxPathLen-1)             // JSON writes \", 2 bytes
+	p.Requests[0].Method = strings.Repeat("A", maxMethodLen)
+	p.Start.File = strings.Repeat("\x01", maxFileLen) // JSON writes \u0001, 6 bytes
+	p.ResultFile = strings.Repeat("\x01", maxFileLen)
 	if _, err := p.Encode(); err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +191,9 @@ func TestLargestPlanFits(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	doc, _ := valid().Encode()
 	f.Add(string(doc))
-	f.Add(`{"version":"dilo.example.org/runplan/v1","target":{"address":"web.ns.svc.cluster.local.:80","host":"web.ns.svc","path":"/","method":"HEAD"},"load":{"closed":{"concurrency":1,"requests":100}},"timeout":"10s"}`)
-	f.Add(`{"version":"dilo.example.org/runplan/v1","target":{"address":"[::1]:80","host":"web\r\nX: y","path":"/","method":"GET"},"load":{"closed":{"concurrency":64,"duration":"5s"}},"timeout":"1s"}`)
-	f.Add(`{"version":"dilo.example.org/runplan/v1","load":{"open":{"rate":1,"duration":"-1s","concurrency":1}}}`)
+	f.Add(`{"version":"dilo.example.org/runplan/v2","target":{"address":"web.ns.svc.cluster.local.:80","host":"web.ns.svc"},"requests":[{"name":"a","weight":1,"method":"HEAD","path":"/"}],"load":{"closed":{"concurrency":1,"requests":100}},"timeout":"10s"}`)
+	f.Add(`{"version":"dilo.example.org/runplan/v2","target":{"address":"[::1]:80","host":"web\r\nX: y","tls":{"serverName":"web","caFile":"/ca","http2":true}},"headers":[{"name":"X","file":"/f"}],"requests":[{"name":"a","weight":3,"method":"POST","path":"/","body":{"text":"{}"}},{"name":"b","weight":1,"method":"GET","path":"/b","headers":[{"name":"Y","value":"1"}]}],"load":{"closed":{"concurrency":64,"duration":"5s"}},"timeout":"1s"}`)
+	f.Add(`{"version":"dilo.example.org/runplan/v2","load":{"open":{"concurrency":1,"stages":[{"duration":"1s","target":5},{"duration":"0s","target":0}]}}}`)
 	f.Add(`{"version":1}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		p, err := Parse([]byte(doc))
