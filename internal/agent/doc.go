@@ -71,9 +71,11 @@
 // body, and records the outcome and latency in its own tally, by request;
 // nothing is locked or sent over a channel per request, and over TCP nothing
 // is allocated (over TLS, crypto/tls allocates its small read record per
-// request). The HTTP/2 fetcher is x/net/http2's ClientConn, one per worker
-// with one stream at a time, as `h2load -m 1`, and allocates about 60 objects
-// per request.
+// request). The HTTP/2 fetcher works the same way: one connection per worker
+// with one stream at a time, as `h2load -m 1`, its frames written with
+// x/net/http2's Framer and read by the worker itself, each request's header
+// block encoded once (hpack without the dynamic table); it does not allocate
+// either, but for what crypto/tls does.
 //
 //   - Closed model (load.closed): concurrency connections, each sending its
 //     next request when the previous one ended, requests in total (0: no

@@ -23,8 +23,8 @@ type fetcher interface {
 	// Do sends req at now and reads its whole response, within the plan's
 	// timeout. It returns the status, or the class of the error when no
 	// response came. In steady state the HTTP/1.1 client does not allocate
-	// (over TLS, crypto/tls allocates 24 bytes per record it reads); the
-	// HTTP/2 client allocates what net/http's request and response need.
+	// (over TLS, crypto/tls allocates 24 bytes per record it reads), nor
+	// does the HTTP/2 client.
 	Do(now time.Time, req *preparedRequest) (status int, class errClass)
 	// BytesReceived is how many bytes it has read from the network so far.
 	BytesReceived() int64

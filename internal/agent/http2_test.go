@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/http2"
 
 	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
@@ -256,5 +258,96 @@ func BenchmarkHTTP2Request(b *testing.B) {
 		if status, class := f.Do(time.Now(), req); status != 200 {
 			b.Fatalf("status %d, class %s", status, classNames[class])
 		}
+	}
+}
+
+// TestHTTP2FlowControl: a body larger than the server's windows goes out as
+// they open, and a response larger than the client's windows comes in whole,
+// its windows given back as it is read.
+func TestHTTP2FlowControl(t *testing.T) {
+	const sent, answered = 1 << 20, 9 << 20 // past the stream window and half the connection's
+	var got atomic.Int64
+	target, _ := h2TestServer(t, newTestPKI(t), func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Store(n)
+		w.Write(bytes.Repeat([]byte("r"), answered))
+	}, nil)
+	post := prepareHTTP1(target.Host, preparedRequest{method: "POST", path: "/", header: defaultHeaders,
+		body: bytes.Repeat([]byte("b"), sent), hasBody: true})
+	counts, _, received := outcomes(t, target, &post, 2, 10*time.Second)
+	if diff := cmp.Diff(map[string]int{"200": 2}, counts); diff != "" {
+		t.Fatalf("outcomes (-want +got):\n%s", diff)
+	}
+	if got.Load() != sent {
+		t.Errorf("server read %d bytes of the body, want %d", got.Load(), sent)
+	}
+	if received < 2*answered {
+		t.Errorf("%d bytes received, fewer than the bodies", received)
+	}
+}
+
+// rawH2Server answers every GET on a connection of prior-knowledge HTTP/2
+// with a 200 of two bytes, without TLS and without allocating per request,
+// so that AllocsPerRun sees only the client.
+func rawH2Server(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := br.Discard(len(http2.ClientPreface)); err != nil {
+					return
+				}
+				// Empty SETTINGS; then per request HEADERS (:status 200,
+				// indexed) and DATA "ok" with END_STREAM.
+				if _, err := c.Write([]byte{0, 0, 0, 4, 0, 0, 0, 0, 0}); err != nil {
+					return
+				}
+				resp := []byte{0, 0, 1, 1, 4, 0, 0, 0, 0, 0x88, 0, 0, 2, 0, 1, 0, 0, 0, 0, 'o', 'k'}
+				head := make([]byte, 9)
+				for {
+					if _, err := io.ReadFull(br, head); err != nil {
+						return
+					}
+					if _, err := br.Discard(frameLength(head)); err != nil {
+						return
+					}
+					if http2.FrameType(head[3]) == http2.FrameHeaders && http2.Flags(head[4]).Has(http2.FlagHeadersEndStream) {
+						copy(resp[5:9], head[5:9])
+						copy(resp[15:19], head[5:9])
+						if _, err := c.Write(resp); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestHTTP2NoAllocations: in steady state a request on a kept connection
+// allocates nothing (over TLS, crypto/tls adds its own).
+func TestHTTP2NoAllocations(t *testing.T) {
+	f := newHTTP2Client(newTCPDialer(rawH2Server(t), nil), "example.test", 5*time.Second)
+	defer f.Close()
+	req := testGet("example.test")
+	step := func() {
+		if status, class := f.Do(time.Now(), req); status != 200 {
+			t.Fatalf("status %d, class %s", status, classNames[class])
+		}
+	}
+	step() // dial, SETTINGS, the header block
+	if allocs := testing.AllocsPerRun(2000, step); allocs != 0 {
+		t.Fatalf("%v allocations per request", allocs)
 	}
 }
