@@ -103,7 +103,7 @@ func classify(err error) errClass {
 		return classRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.As(err, &streamErr), errors.As(err, &goAway), lostHTTP2Conn(err):
+		errors.As(err, &streamErr), errors.As(err, &goAway):
 		return classReset
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return classTimeout

@@ -536,12 +536,3 @@ func (c *http2Client) settings(flags http2.Flags, p []byte) error {
 	}
 	return c.framer.WriteSettingsAck()
 }
-
-// lostHTTP2Conn reports whether err is x/net/http2's failure of a request
-// whose connection was closed or refused new streams (a GOAWAY) under it:
-// unexported errors, known only by their messages, which classify counts as
-// resets wherever they come from.
-func lostHTTP2Conn(err error) bool {
-	msg := err.Error()
-	return strings.HasPrefix(msg, "http2: client conn") || strings.HasPrefix(msg, "http2: Transport received")
-}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -218,24 +217,6 @@ func TestHTTP2OneStreamPerConnection(t *testing.T) {
 	for i, cs := range conns {
 		if m := cs.most.Load(); m != 1 {
 			t.Errorf("connection %d had %d streams at once, want 1", i, m)
-		}
-	}
-}
-
-// TestLostHTTP2Conn: x/net/http2's errors of a closed or GOAWAY'd
-// connection are told from its others by their messages.
-func TestLostHTTP2Conn(t *testing.T) {
-	for msg, want := range map[string]bool{
-		"http2: client conn is closed":                                  true,
-		"http2: client conn not usable":                                 true,
-		"http2: client connection lost":                                 true,
-		"http2: Transport received Server's graceful shutdown GOAWAY":   true,
-		"http2: Transport received GOAWAY from server ErrCode:PROTOCOL": true,
-		"http2: response body closed":                                   false,
-		"stream error: stream ID 1; INTERNAL_ERROR":                     false,
-	} {
-		if got := lostHTTP2Conn(errors.New(msg)); got != want {
-			t.Errorf("lostHTTP2Conn(%q) = %v, want %v", msg, got, want)
 		}
 	}
 }

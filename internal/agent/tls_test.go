@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/dilo-operator/dilo/internal/report/runplan"
 )
 
@@ -422,8 +424,8 @@ func raceEnabled() bool {
 }
 
 // TestClassifyTLSAndHTTP2: the TLS dialer's failures are of class tls,
-// whatever they wrap; HTTP/2's stream resets, GOAWAYs and lost connections
-// are resets; a context's deadline is a timeout.
+// whatever they wrap; HTTP/2's stream resets and GOAWAYs are resets; a
+// context's deadline is a timeout.
 func TestClassifyTLSAndHTTP2(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
@@ -433,8 +435,8 @@ func TestClassifyTLSAndHTTP2(t *testing.T) {
 		{fmt.Errorf("dial: %w", &tlsError{err: errors.New("server did not negotiate h2 by ALPN (it chose none)")}), classTLS},
 		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, classOther}, // not from the dialer
 		{context.DeadlineExceeded, classTimeout},
-		{errors.New("http2: client conn is closed"), classReset},
-		{errors.New("http2: Transport received Server's graceful shutdown GOAWAY"), classReset},
+		{http2.StreamError{StreamID: 1, Code: http2.ErrCodeInternal}, classReset},
+		{fmt.Errorf("stream 3: %w", http2.GoAwayError{LastStreamID: 1, ErrCode: http2.ErrCodeNo}), classReset},
 	} {
 		if got := classify(tc.err); got != tc.want {
 			t.Errorf("classify(%v) = %s, want %s", tc.err, classNames[got], classNames[tc.want])
