@@ -48,6 +48,15 @@ func runArgs(t *testing.T, args ...string) podreport.Report {
 
 // rawServer serves on 127.0.0.1 with handle called for every accepted connection.
 func rawServer(t *testing.T, handle func(net.Conn)) (url string, conns *atomic.Int64) {
+	addr, conns := serveConns(t, handle)
+	return "http://" + addr, conns
+}
+
+// serveConns listens on 127.0.0.1, calls handle for every accepted connection in
+// its own goroutine and closes it after, and returns the address and a count of the
+// connections accepted. The test's cleanup stops listening and waits for the
+// handlers to return.
+func serveConns(t testing.TB, handle func(net.Conn)) (addr string, conns *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +75,7 @@ func rawServer(t *testing.T, handle func(net.Conn)) (url string, conns *atomic.I
 			wg.Go(func() { defer c.Close(); handle(c) })
 		}
 	})
-	return "http://" + ln.Addr().String(), conns
+	return ln.Addr().String(), conns
 }
 
 // readRequest reads one request head from br; false at end of stream.

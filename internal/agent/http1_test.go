@@ -19,45 +19,31 @@ import (
 // keepAliveServer answers every request on a connection with response,
 // forever, skipping the request's body of Content-Length.
 func keepAliveServer(t testing.TB, response string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	addr, _ := serveConns(t, func(c net.Conn) { // allocation-free per request, so that AllocsPerRun sees only the client
+		br := bufio.NewReader(c)
+		resp := []byte(response)
+		body := 0
 		for {
-			c, err := ln.Accept()
+			line, err := br.ReadSlice('\n')
 			if err != nil {
 				return
 			}
-			go func() { // allocation-free per request, so that AllocsPerRun sees only the client
-				defer c.Close()
-				br := bufio.NewReader(c)
-				resp := []byte(response)
-				body := 0
-				for {
-					line, err := br.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if n, ok := headerValue(trimSpace(line), "content-length:"); ok {
-						length, _ := parseDecimal(n)
-						body = int(length)
-					}
-					if len(line) == 2 { // "\r\n": end of the request head
-						if _, err := br.Discard(body); err != nil {
-							return
-						}
-						body = 0
-						if _, err := c.Write(resp); err != nil {
-							return
-						}
-					}
+			if n, ok := headerValue(trimSpace(line), "content-length:"); ok {
+				length, _ := parseDecimal(n)
+				body = int(length)
+			}
+			if len(line) == 2 { // "\r\n": end of the request head
+				if _, err := br.Discard(body); err != nil {
+					return
 				}
-			}()
+				body = 0
+				if _, err := c.Write(resp); err != nil {
+					return
+				}
+			}
 		}
-	}()
-	return "http://" + ln.Addr().String() + "/"
+	})
+	return "http://" + addr + "/"
 }
 
 // newTestWorker returns the first worker of the plan of a command line of

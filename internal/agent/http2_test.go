@@ -271,49 +271,35 @@ func TestHTTP2FlowControl(t *testing.T) {
 // with a 200 of two bytes, without TLS and without allocating per request,
 // so that AllocsPerRun sees only the client.
 func rawH2Server(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	addr, _ := serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := br.Discard(len(http2.ClientPreface)); err != nil {
+			return
+		}
+		// Empty SETTINGS; then per request HEADERS (:status 200,
+		// indexed) and DATA "ok" with END_STREAM.
+		if _, err := c.Write([]byte{0, 0, 0, 4, 0, 0, 0, 0, 0}); err != nil {
+			return
+		}
+		resp := []byte{0, 0, 1, 1, 4, 0, 0, 0, 0, 0x88, 0, 0, 2, 0, 1, 0, 0, 0, 0, 'o', 'k'}
+		head := make([]byte, 9)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := io.ReadFull(br, head); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := br.Discard(len(http2.ClientPreface)); err != nil {
+			if _, err := br.Discard(frameLength(head)); err != nil {
+				return
+			}
+			if http2.FrameType(head[3]) == http2.FrameHeaders && http2.Flags(head[4]).Has(http2.FlagHeadersEndStream) {
+				copy(resp[5:9], head[5:9])
+				copy(resp[15:19], head[5:9])
+				if _, err := c.Write(resp); err != nil {
 					return
 				}
-				// Empty SETTINGS; then per request HEADERS (:status 200,
-				// indexed) and DATA "ok" with END_STREAM.
-				if _, err := c.Write([]byte{0, 0, 0, 4, 0, 0, 0, 0, 0}); err != nil {
-					return
-				}
-				resp := []byte{0, 0, 1, 1, 4, 0, 0, 0, 0, 0x88, 0, 0, 2, 0, 1, 0, 0, 0, 0, 'o', 'k'}
-				head := make([]byte, 9)
-				for {
-					if _, err := io.ReadFull(br, head); err != nil {
-						return
-					}
-					if _, err := br.Discard(frameLength(head)); err != nil {
-						return
-					}
-					if http2.FrameType(head[3]) == http2.FrameHeaders && http2.Flags(head[4]).Has(http2.FlagHeadersEndStream) {
-						copy(resp[5:9], head[5:9])
-						copy(resp[15:19], head[5:9])
-						if _, err := c.Write(resp); err != nil {
-							return
-						}
-					}
-				}
-			}()
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
+	return addr
 }
 
 // TestHTTP2NoAllocations: in steady state a request on a kept connection

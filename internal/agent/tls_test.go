@@ -267,27 +267,13 @@ func TestTLSInsecureSkipVerify(t *testing.T) {
 // handshake done, to handle.
 func rawTLSServer(t testing.TB, config *tls.Config, handle func(*tls.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				tc := tls.Server(c, config)
-				if tc.Handshake() == nil {
-					handle(tc)
-				}
-			}()
+	addr, _ := serveConns(t, func(c net.Conn) {
+		tc := tls.Server(c, config)
+		if tc.Handshake() == nil {
+			handle(tc)
 		}
-	}()
-	return ln.Addr().String()
+	})
+	return addr
 }
 
 // TestTLSNoALPN: a server that chooses no protocol by ALPN, asked for
