@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // This file holds the rules of a spec that the admission webhook and the controllers
@@ -172,47 +173,64 @@ func (r ValueRef) Kind() string {
 	return "ConfigMap"
 }
 
-// ValueRefs lists the distinct Secret and ConfigMap keys the test reads (header
-// values, bodies, the TLS CA), in the order the spec names them.
-func (t *TestSpec) ValueRefs() []ValueRef {
-	var refs []ValueRef
-	add := func(vs *ValueSource, field string) {
-		if vs == nil {
-			return
+// ValueSources calls f with every value source of the test (header values, bodies,
+// the TLS CA), in the order the spec names them, each with its field path under p
+// (spec.test). It is the one walk of a test's Secret and ConfigMap references: the
+// webhook checks them with it, the controller mounts them.
+func (t *TestSpec) ValueSources(p *field.Path, f func(vs *ValueSource, vp *field.Path)) {
+	add := func(vs *ValueSource, vp *field.Path) {
+		if vs != nil {
+			f(vs, vp)
 		}
-		r := ValueRef{Field: field}
-		switch {
-		case vs.SecretKeyRef != nil:
-			r.Secret, r.Name, r.Key = true, vs.SecretKeyRef.Name, vs.SecretKeyRef.Key
-		case vs.ConfigMapKeyRef != nil:
-			r.Name, r.Key = vs.ConfigMapKeyRef.Name, vs.ConfigMapKeyRef.Key
-		default:
-			return
-		}
-		for _, o := range refs {
-			if o.Secret == r.Secret && o.Name == r.Name && o.Key == r.Key {
-				return
-			}
-		}
-		refs = append(refs, r)
 	}
-	headers := func(hs []Header, field string) {
+	headers := func(hs []Header, hp *field.Path) {
 		for i, h := range hs {
-			add(h.ValueFrom, fmt.Sprintf("%s[%d].valueFrom", field, i))
+			add(h.ValueFrom, hp.Index(i).Child("valueFrom"))
 		}
+	}
+	body := func(b *Body, bp *field.Path) {
+		if b != nil {
+			add(b.ValueFrom, bp.Child("valueFrom"))
+		}
+	}
+	headers(t.Headers, p.Child("headers"))
+	body(t.Body, p.Child("body"))
+	for i, r := range t.Requests {
+		headers(r.Headers, p.Child("requests").Index(i).Child("headers"))
+		body(r.Body, p.Child("requests").Index(i).Child("body"))
 	}
 	if t.TLS != nil {
-		add(t.TLS.CA, "spec.test.tls.ca")
+		add(t.TLS.CA, p.Child("tls", "ca"))
 	}
-	headers(t.Headers, "spec.test.headers")
-	if t.Body != nil {
-		add(t.Body.ValueFrom, "spec.test.body.valueFrom")
+}
+
+// Ref is the key vs names, with field; false when it names none.
+func (vs *ValueSource) Ref(field string) (ValueRef, bool) {
+	switch {
+	case vs == nil:
+		return ValueRef{}, false
+	case vs.SecretKeyRef != nil:
+		return ValueRef{Secret: true, Name: vs.SecretKeyRef.Name, Key: vs.SecretKeyRef.Key, Field: field}, true
+	case vs.ConfigMapKeyRef != nil:
+		return ValueRef{Name: vs.ConfigMapKeyRef.Name, Key: vs.ConfigMapKeyRef.Key, Field: field}, true
 	}
-	for i, r := range t.Requests {
-		headers(r.Headers, fmt.Sprintf("spec.test.requests[%d].headers", i))
-		if r.Body != nil {
-			add(r.Body.ValueFrom, fmt.Sprintf("spec.test.requests[%d].body.valueFrom", i))
+	return ValueRef{}, false
+}
+
+// SameKey reports whether r and o name the same key of the same object, whatever
+// field names them.
+func (r ValueRef) SameKey(o ValueRef) bool {
+	return r.Secret == o.Secret && r.Name == o.Name && r.Key == o.Key
+}
+
+// ValueRefs lists the distinct Secret and ConfigMap keys the test reads, in the order
+// the spec names them (ValueSources), each with the first field naming it.
+func (t *TestSpec) ValueRefs() []ValueRef {
+	var refs []ValueRef
+	t.ValueSources(field.NewPath("spec", "test"), func(vs *ValueSource, vp *field.Path) {
+		if r, ok := vs.Ref(vp.String()); ok && !slices.ContainsFunc(refs, r.SameKey) {
+			refs = append(refs, r)
 		}
-	}
+	})
 	return refs
 }

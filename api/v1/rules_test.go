@@ -282,3 +282,24 @@ func TestCRDDefaultsAgreeWithDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestValueRefs: each distinct key once, in the order the spec names them, with the
+// first field naming it.
+func TestValueRefs(t *testing.T) {
+	secret := &dilov1.ValueSource{SecretKeyRef: &dilov1.KeyRef{Name: "token", Key: "value"}}
+	ca := &dilov1.ValueSource{ConfigMapKeyRef: &dilov1.KeyRef{Name: "trust", Key: "ca.crt"}}
+	test := dilov1.TestSpec{
+		TLS:     &dilov1.TLS{CA: ca},
+		Headers: []dilov1.Header{{Name: "X-A", Value: ptr.To("1")}, {Name: "Authorization", ValueFrom: secret}},
+		Requests: []dilov1.Request{{Name: "a", Path: "/", Headers: []dilov1.Header{{Name: "X-Key", ValueFrom: secret}},
+			Body: &dilov1.Body{ValueFrom: &dilov1.ValueSource{SecretKeyRef: &dilov1.KeyRef{Name: "token", Key: "body"}}}}},
+	}
+	want := []dilov1.ValueRef{
+		{Secret: true, Name: "token", Key: "value", Field: "spec.test.headers[1].valueFrom"},
+		{Secret: true, Name: "token", Key: "body", Field: "spec.test.requests[0].body.valueFrom"},
+		{Name: "trust", Key: "ca.crt", Field: "spec.test.tls.ca"},
+	}
+	if diff := cmp.Diff(want, test.ValueRefs()); diff != "" {
+		t.Errorf("ValueRefs (-want +got):\n%s", diff)
+	}
+}

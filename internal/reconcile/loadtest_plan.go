@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,16 +106,9 @@ type valueFiles struct{ refs []dilov1.ValueRef }
 
 // file is where the value of vs is projected; "" for nil.
 func (f valueFiles) file(vs *dilov1.ValueSource) string {
-	if vs == nil {
-		return ""
-	}
-	for i, r := range f.refs {
-		if s := vs.SecretKeyRef; s != nil && r.Secret && r.Name == s.Name && r.Key == s.Key {
-			return valuesDir + "/" + strconv.Itoa(i)
-		}
-		if c := vs.ConfigMapKeyRef; c != nil && !r.Secret && r.Name == c.Name && r.Key == c.Key {
-			return valuesDir + "/" + strconv.Itoa(i)
-		}
+	r, ok := vs.Ref("")
+	if i := slices.IndexFunc(f.refs, r.SameKey); ok && i >= 0 {
+		return valuesDir + "/" + strconv.Itoa(i)
 	}
 	return ""
 }

@@ -462,36 +462,14 @@ func (o object) kind() string {
 // the order of its fields: headers, body, each request's headers and body, the TLS CA.
 func references(t *dilov1.TestSpec, p *field.Path) []reference {
 	var refs []reference
-	add := func(vs *dilov1.ValueSource, vp *field.Path) {
-		if vs == nil {
-			return
-		}
+	t.ValueSources(p, func(vs *dilov1.ValueSource, vp *field.Path) {
 		if r := vs.SecretKeyRef; r != nil {
 			refs = append(refs, reference{object{"secrets", r.Name}, r.Key, vp.Child("secretKeyRef")})
 		}
 		if r := vs.ConfigMapKeyRef; r != nil {
 			refs = append(refs, reference{object{"configmaps", r.Name}, r.Key, vp.Child("configMapKeyRef")})
 		}
-	}
-	headers := func(hs []dilov1.Header, hp *field.Path) {
-		for i, h := range hs {
-			add(h.ValueFrom, hp.Index(i).Child("valueFrom"))
-		}
-	}
-	body := func(b *dilov1.Body, bp *field.Path) {
-		if b != nil {
-			add(b.ValueFrom, bp.Child("valueFrom"))
-		}
-	}
-	headers(t.Headers, p.Child("headers"))
-	body(t.Body, p.Child("body"))
-	for i, r := range t.Requests {
-		headers(r.Headers, p.Child("requests").Index(i).Child("headers"))
-		body(r.Body, p.Child("requests").Index(i).Child("body"))
-	}
-	if t.TLS != nil {
-		add(t.TLS.CA, p.Child("tls", "ca"))
-	}
+	})
 	return refs
 }
 
