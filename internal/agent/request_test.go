@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,6 +241,7 @@ func FuzzPrepareHTTP1(f *testing.F) {
 		{"127.0.0.1:18090", "/", "HEAD", "X-A", "1", ""},
 		{"[::1]", "/x", "GET", "Authorization", "Bearer a b", ""},
 		{"web", "/a%20b#frag", "DELETE", "user-agent", "k6", ""},
+		{"web", "/a%@0b#frag", "DELETE", "user-agent", "k6", ""}, // not a URL Go parses, but one request
 		{"web", "/\r\nHost: evil", "GET", "X", "a\r\nHost: evil", ""},
 		{"web.team-a.svc:8080", "/path", "POST", "Content-Type", "application/json", `{"a":1}`},
 		{"web.team-a.svc.", "/", "PATCH", "Content-Length", "5", "hello"},
@@ -265,12 +267,23 @@ func FuzzPrepareHTTP1(f *testing.F) {
 			return
 		}
 		raw := prepareOne(t, plan).raw
+		// Go's parser also parses the target as a URL, which HTTP/1.1's
+		// framing does not need: runplan passes "%zz" through as the author
+		// wrote it. Such a target is checked as written in the request line,
+		// then swapped for "/" so that the parser reads the rest.
+		line, target := method+" "+path+" HTTP/1.1\r\n", path
+		if !bytes.HasPrefix(raw, []byte(line)) {
+			t.Fatalf("request %q does not start with the request line %q", raw, line)
+		}
+		if _, err := url.ParseRequestURI(path); err != nil {
+			raw, target = append([]byte(method+" / HTTP/1.1\r\n"), raw[len(line):]...), "/"
+		}
 		br := bufio.NewReader(bytes.NewReader(raw))
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			t.Fatalf("accepted request %+v makes an unparsable request %q: %v", r, raw, err)
 		}
-		if req.Method != method || req.RequestURI != path || req.Host != host {
+		if req.Method != method || req.RequestURI != target || req.Host != host {
 			t.Fatalf("request %q: method %q, target %q, host %q; want %+v for %s", raw, req.Method, req.RequestURI, req.Host, r, host)
 		}
 		if name != "" && (len(req.Header.Values(name)) != 1 || req.Header.Get(name) != value) {
