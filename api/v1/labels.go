@@ -34,4 +34,23 @@ const (
 	// AnnotationRunPlan is set on every pod of a run when it is created: the agent's
 	// run plan (internal/report/runplan), which the pod projects into a file.
 	AnnotationRunPlan = "example.org/run-plan"
+	// AnnotationStopAt is set on every pod of a run being stopped early: the RFC 3339
+	// instant from which their agents stop sending; a downward-API volume projects it
+	// into the pod's stop file, next to its start file.
+	AnnotationStopAt = "example.org/stop-at"
+
+	// AnnotationStop, on a LoadTest, asks DiLO to stop its current run: any new value
+	// (kubectl annotate loadtest NAME example.org/stop="$(date -Is)" --overwrite) stops
+	// the run current when the manager sees it, as Flux's reconcile.fluxcd.io/requestedAt
+	// asks for a reconcile. The agents stop sending within seconds and the run ends
+	// failed, reason Stopped, with the results they sent. The value handled last is
+	// status.lastHandledStop: the annotation may stay, and a later run is not stopped
+	// by it.
+	AnnotationStop = "example.org/stop"
+
+	// PortLive is the port of every load-generator pod's read-only snapshot endpoint
+	// (GET /snapshot: the agent's results so far; GET /metrics: the same for
+	// Prometheus), named PortNameLive in the pod spec.
+	PortLive     = 9090
+	PortNameLive = "live"
 )

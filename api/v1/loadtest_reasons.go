@@ -68,6 +68,21 @@ const (
 	// certificate did not verify against spec.test.tls.ca, or it did not negotiate
 	// HTTP/2 when spec.test.protocol asked for it.
 	ReasonTLSFailed = "TLSFailed"
+	// ReasonStopped: a user asked the run to stop (a new value of the LoadTest's
+	// example.org/stop annotation); it ended with the results its pods had sent.
+	ReasonStopped = "Stopped"
+)
+
+// Reasons of the LiveProgress condition, and of a history record.
+const (
+	// ReasonReporting: the manager reads the agents' snapshots (LiveProgress=True).
+	ReasonReporting = "Reporting"
+	// ReasonPodsUnreachable: the manager cannot read some pods' snapshots
+	// (LiveProgress=False; e.g. a NetworkPolicy, or a manager outside the cluster); the
+	// run and its final results are not affected.
+	ReasonPodsUnreachable = "PodsUnreachable"
+	// ReasonReplaced: a history record of a run a spec edit replaced before it ended.
+	ReasonReplaced = "Replaced"
 )
 
 // Reasons of a LoadTest's Queued condition (and of the Events recorded when a run is

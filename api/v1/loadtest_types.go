@@ -78,6 +78,16 @@ const (
 	// in a namespace: True (reason Queued) while the run waits for a free slot, its
 	// message naming the runs it waits behind; False (reason Admitted) once it started.
 	ConditionQueued = "Queued"
+	// ConditionLiveProgress says whether status.progress follows the run while it
+	// executes: True (reason Reporting) while the manager reads every pod's snapshot,
+	// False (reason PodsUnreachable) while it cannot read some, the message naming one
+	// and why. Only live figures depend on it: the final results never do.
+	ConditionLiveProgress = "LiveProgress"
+
+	// DefaultHistoryLimit is spec.historyLimit's default; DefaultAbortWindowSeconds
+	// is spec.thresholds.abort.windowSeconds'.
+	DefaultHistoryLimit       = 10
+	DefaultAbortWindowSeconds = 30
 )
 
 // UpdatePolicy says what an edit of spec does while a run is pending or executing.
@@ -154,6 +164,14 @@ type LoadTestSpec struct {
 	// admission webhook accepts it only from a user who may create pods in the namespace.
 	// +optional
 	PodTemplate *AgentPodTemplate `json:"podTemplate,omitempty"`
+
+	// historyLimit is how many ended runs status.history keeps, oldest first, each with
+	// its timeline (a ConfigMap the LoadTest owns); older ones are pruned with their
+	// timelines. Between 0 and 100; unset: 10. Editing it never starts a new run.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	HistoryLimit *int32 `json:"historyLimit,omitempty"`
 }
 
 // AgentPodTemplate is what a user may add to, or change in, the load-generator pods.
@@ -528,6 +546,31 @@ type Thresholds struct {
 	// maxP99 is the highest 99th-percentile latency allowed, as a duration.
 	// +optional
 	MaxP99 *metav1.Duration `json:"maxP99,omitempty"`
+
+	// abort checks the limits above while the run executes too, on the live results of
+	// all pods merged over a sliding window, and stops the run at the first breach: it
+	// ends failed, reason ThresholdBroken, with the partial results, the message naming
+	// the window and the value. Unset: the limits are checked once, at the end.
+	// +optional
+	Abort *ThresholdAbort `json:"abort,omitempty"`
+}
+
+// ThresholdAbort says how thresholds are checked while a run executes.
+type ThresholdAbort struct {
+	// windowSeconds is the sliding window the live limits are checked over: the
+	// requests of all pods in the last windowSeconds, as the manager read them. Between
+	// 5 and 3600; unset: 30.
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	WindowSeconds *int32 `json:"windowSeconds,omitempty"`
+
+	// delaySeconds is a warm-up: no live check before the pods have sent for that
+	// long. Between 0 and 86400; unset: 0. The final check ignores it.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	DelaySeconds *int32 `json:"delaySeconds,omitempty"`
 }
 
 // LoadTestStatus is what DiLO observed of the current run. It is written by the
@@ -587,6 +630,35 @@ type LoadTestStatus struct {
 	// kept when a threshold is broken.
 	// +optional
 	Results *Results `json:"results,omitempty"`
+
+	// sendStartTime is the start-at instant the current run's pods were given: when
+	// they all started sending.
+	// +optional
+	SendStartTime *metav1.Time `json:"sendStartTime,omitempty"`
+
+	// progress is how far the current run has got: while it executes, the live results
+	// of its pods merged (the manager reads every agent's snapshot every few seconds);
+	// once it ended with results, the final figures. `kubectl get ld` shows it.
+	// +optional
+	Progress *Progress `json:"progress,omitempty"`
+
+	// stopping is set once the current run is being stopped early: its agents were told
+	// to stop sending (the pods' example.org/stop-at annotation), and the run ends failed
+	// with this reason (Stopped, ThresholdBroken) and the results they sent.
+	// +optional
+	Stopping *Stopping `json:"stopping,omitempty"`
+
+	// lastHandledStop is the last value of the LoadTest's example.org/stop annotation the
+	// manager acted on: a new value stops the run then current (see AnnotationStop).
+	// +optional
+	LastHandledStop string `json:"lastHandledStop,omitempty"`
+
+	// history summarises the last spec.historyLimit ended or replaced runs, oldest
+	// first, the current run included once it ended.
+	// +listType=map
+	// +listMapKey=run
+	// +optional
+	History []RunRecord `json:"history,omitempty"`
 
 	// conditions: Complete (the run finished, reason Finished) and Failed (the run
 	// failed; its reason says why and its message names the pod, Service or threshold),
@@ -650,6 +722,10 @@ type Results struct {
 	RequestsPerSecond string `json:"requestsPerSecond"`
 	// latency summarises the merged latency histogram.
 	Latency Latency `json:"latency"`
+	// startSkew is how far apart the pods sent their first requests: the latest first
+	// request's instant minus the earliest's, by the pods' clocks.
+	// +optional
+	StartSkew *metav1.Duration `json:"startSkew,omitempty"`
 	// byRequest are the results per request name, for a mix of requests
 	// (spec.test.requests); their counts add up to the totals above.
 	// +listType=map
@@ -680,6 +756,98 @@ type Latency struct {
 	P90 metav1.Duration `json:"p90"`
 	P99 metav1.Duration `json:"p99"`
 	Max metav1.Duration `json:"max"`
+}
+
+// Progress is how far a run has got, merged across its pods.
+type Progress struct {
+	// observedTime is when the agents' snapshots these figures merge were taken (the
+	// latest of them); for final figures, when the run ended.
+	ObservedTime metav1.Time `json:"observedTime"`
+	// elapsedSeconds is how long the pods have been sending, from status.sendStartTime
+	// to observedTime.
+	ElapsedSeconds int64 `json:"elapsedSeconds"`
+	// pods is how many of the run's pods the figures include.
+	Pods int32 `json:"pods"`
+	// requests, errors and errorRatio count the run so far, as in Results.
+	Requests   int64  `json:"requests"`
+	Errors     int64  `json:"errors"`
+	ErrorRatio string `json:"errorRatio"`
+	// requestsPerSecond is the run's achieved rate so far: requests over elapsed time.
+	RequestsPerSecond string `json:"requestsPerSecond"`
+	// latency is the run's latency so far, from the merged histograms.
+	Latency Percentiles `json:"latency"`
+	// window holds the same figures for the last window alone: what changed between the
+	// manager's last two reads (longer when a read was missed). Unset once the run ended.
+	// +optional
+	Window *ProgressWindow `json:"window,omitempty"`
+	// final is true once these are the run's final results.
+	// +optional
+	Final bool `json:"final,omitempty"`
+}
+
+// ProgressWindow is the live figures of one window of a run.
+type ProgressWindow struct {
+	// seconds is the window's length, as a decimal.
+	Seconds           string      `json:"seconds"`
+	Requests          int64       `json:"requests"`
+	Errors            int64       `json:"errors"`
+	ErrorRatio        string      `json:"errorRatio"`
+	RequestsPerSecond string      `json:"requestsPerSecond"`
+	Latency           Percentiles `json:"latency"`
+}
+
+// Percentiles are a latency distribution's 50th, 90th and 99th percentiles.
+type Percentiles struct {
+	P50 metav1.Duration `json:"p50"`
+	P90 metav1.Duration `json:"p90"`
+	P99 metav1.Duration `json:"p99"`
+}
+
+// Stopping is why, and since when, a run is being stopped early.
+type Stopping struct {
+	// reason is the reason the run ends with: Stopped (asked by a user) or
+	// ThresholdBroken (a live threshold).
+	Reason string `json:"reason"`
+	// message says who or what stopped it; for a threshold, the window and the value.
+	Message string `json:"message"`
+	// time is when the agents were told to stop.
+	Time metav1.Time `json:"time"`
+}
+
+// RunRecord summarises one run of a LoadTest.
+type RunRecord struct {
+	// run is the run's number (status.run while it was current).
+	Run int64 `json:"run"`
+	// runSpecHash identifies the spec it ran.
+	RunSpecHash string `json:"runSpecHash"`
+	// startTime and completionTime are the run's status.startTime and
+	// status.completionTime; a run replaced by a spec edit has no completionTime.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// state is how the run ended: finished, failed, or the state it was in when a spec
+	// edit replaced it.
+	State State `json:"state"`
+	// reason is the reason of its Complete or Failed condition; Replaced for a run a
+	// spec edit replaced.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// requests, requestsPerSecond and errorRatio are its results' (or its last progress
+	// for a run without results).
+	// +optional
+	Requests int64 `json:"requests,omitempty"`
+	// +optional
+	RequestsPerSecond string `json:"requestsPerSecond,omitempty"`
+	// +optional
+	ErrorRatio string `json:"errorRatio,omitempty"`
+	// +optional
+	P50 *metav1.Duration `json:"p50,omitempty"`
+	// +optional
+	P99 *metav1.Duration `json:"p99,omitempty"`
+	// timeline is the name of the ConfigMap that holds its timeline, if it has one.
+	// +optional
+	Timeline string `json:"timeline,omitempty"`
 }
 
 // LoadTest runs an HTTP load test against a Service in its namespace: it starts
@@ -725,9 +893,10 @@ type Latency struct {
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`,description="pending, executing, finished or failed"
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`,description="Load-generator pods"
 // +kubebuilder:printcolumn:name="Children",type=string,JSONPath=`.status.children`,description="The current run's pods"
-// +kubebuilder:printcolumn:name="Requests",type=integer,JSONPath=`.status.results.requests`,description="Requests sent by all pods"
-// +kubebuilder:printcolumn:name="Errors",type=string,JSONPath=`.status.results.errorRatio`,description="Share of failed requests"
-// +kubebuilder:printcolumn:name="P99",type=string,JSONPath=`.status.results.latency.p99`,description="99th-percentile latency over all pods"
+// +kubebuilder:printcolumn:name="Requests",type=integer,JSONPath=`.status.progress.requests`,description="Requests sent by all pods so far"
+// +kubebuilder:printcolumn:name="RPS",type=string,JSONPath=`.status.progress.requestsPerSecond`,description="Achieved requests per second so far"
+// +kubebuilder:printcolumn:name="Errors",type=string,JSONPath=`.status.progress.errorRatio`,description="Share of failed requests so far"
+// +kubebuilder:printcolumn:name="P99",type=string,JSONPath=`.status.progress.latency.p99`,description="99th-percentile latency over all pods so far"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type LoadTest struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -68,11 +68,12 @@ func (t *TestSpec) Default() {
 
 // RunSpec is what a run runs: spec without the fields whose edit goes on with the same
 // run. updatePolicy only tells the webhook what an edit may do while a run goes, and
-// the TTL fields only say when an ended run is cleaned up. The result shares spec's
-// pointers and maps.
+// the TTL fields only say when an ended run is cleaned up, historyLimit only how many
+// ended runs status keeps. The result shares spec's pointers and maps.
 func RunSpec(spec LoadTestSpec) LoadTestSpec {
 	spec.UpdatePolicy = ""
 	spec.TTLSecondsAfterFinished, spec.TTLDeletesLoadTest = nil, false
+	spec.HistoryLimit = nil
 	return spec
 }
 
