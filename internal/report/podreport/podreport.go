@@ -140,6 +140,13 @@ type Report struct {
 	// The merged rate is computed over the union of all pods' windows.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+	// FirstRequest is when the pod sent its first request (zero if it sent
+	// none): the run's start skew is the spread of its pods' first requests.
+	FirstRequest time.Time `json:"firstRequest,omitzero"`
+	// Live says the report is a snapshot of a load still going (the agent's
+	// snapshot endpoint): End is when it was taken, and every counter and
+	// histogram only grows from one snapshot to the next.
+	Live bool `json:"live,omitempty"`
 	// Requests is how many requests the pod attempted: Errors of them failed
 	// (no response, or a status outside 200-399).
 	Requests int64 `json:"requests"`

@@ -101,6 +101,25 @@ type Plan struct {
 	// ResultFile is where the result document goes (the termination message);
 	// "" writes it only to stdout.
 	ResultFile string `json:"resultFile,omitempty"`
+	// Live, when set, makes the agent serve its results so far, read-only.
+	Live *Live `json:"live,omitempty"`
+	// Stop, when set, is how the agent is told to stop sending early.
+	Stop *Stop `json:"stop,omitempty"`
+}
+
+// Live is the agent's snapshot endpoint: plain HTTP on Port, on every address
+// of the pod, serving GET /snapshot (the full result document of the load so
+// far) and GET /metrics (the same in Prometheus' text format), nothing else.
+type Live struct {
+	Port int `json:"port"`
+}
+
+// Stop is the stop file: once it holds an RFC 3339 instant (the pod's
+// example.org/stop-at annotation, projected by the downward API), the agent
+// stops sending at that instant, or at once if it has passed, and reports
+// what it sent.
+type Stop struct {
+	File string `json:"file"`
 }
 
 // Target is where requests go and how the connection is made.
