@@ -61,7 +61,9 @@ func LastDocument(log []byte) (string, bool) { return podreport.LastDocument(log
 // summed, latency histograms are merged bucket by bucket (at the lowest
 // precision among them) and the percentiles read from the merged histogram,
 // and the rate is the total requests over the union send window, from the
-// earliest start to the latest end.
+// earliest start to the latest end. StartSkew is the latest FirstRequest
+// minus the earliest, among the reports that have one; nil when fewer than
+// two pods sent a request, since a spread needs two.
 //
 // Per request: when the reports carry ByRequest, Results.ByRequest holds each
 // request merged the same way, in the order of the first report that has
@@ -97,18 +99,40 @@ func Merge(reports []Report) (v1.Results, error) {
 	}
 	res.Requests, res.Errors = total.requests, total.errors
 	res.ErrorsByClass, res.Codes = total.classes, total.codes
-	res.ErrorRatio = errorRatio(total.errors, total.requests)
-	res.Latency = latencyOf(total.hist)
-	res.RequestsPerSecond = "0"
-	if window := end.Sub(start); window > 0 {
-		res.RequestsPerSecond = strconv.FormatFloat(float64(res.Requests)/window.Seconds(), 'f', 2, 64)
-	}
+	res.ErrorRatio = ErrorRatio(total.errors, total.requests)
+	res.Latency = LatencyOf(total.hist)
+	res.RequestsPerSecond = RequestsPerSecond(res.Requests, end.Sub(start))
+	res.StartSkew = startSkew(reports)
 	byRequest, err := mergeByRequest(reports)
 	if err != nil {
 		return v1.Results{}, err
 	}
 	res.ByRequest = byRequest
 	return res, nil
+}
+
+// startSkew is the latest FirstRequest of the reports minus the earliest,
+// those without one (pods that sent nothing) left out; nil unless at least
+// two have one.
+func startSkew(reports []Report) *metav1.Duration {
+	var first, last time.Time
+	sent := 0
+	for _, r := range reports {
+		if r.FirstRequest.IsZero() {
+			continue
+		}
+		if sent == 0 || r.FirstRequest.Before(first) {
+			first = r.FirstRequest
+		}
+		if sent == 0 || r.FirstRequest.After(last) {
+			last = r.FirstRequest
+		}
+		sent++
+	}
+	if sent < 2 {
+		return nil
+	}
+	return &metav1.Duration{Duration: last.Sub(first)}
 }
 
 // mergeByRequest merges the reports' per-request parts, checking the full
@@ -153,8 +177,8 @@ func mergeByRequest(reports []Report) ([]v1.RequestResults, error) {
 	out := make([]v1.RequestResults, len(names))
 	for j, c := range merged {
 		out[j] = v1.RequestResults{
-			Name: names[j], Requests: c.requests, Errors: c.errors, ErrorRatio: errorRatio(c.errors, c.requests),
-			ErrorsByClass: c.classes, Codes: c.codes, Latency: latencyOf(c.hist),
+			Name: names[j], Requests: c.requests, Errors: c.errors, ErrorRatio: ErrorRatio(c.errors, c.requests),
+			ErrorsByClass: c.classes, Codes: c.codes, Latency: LatencyOf(c.hist),
 		}
 	}
 	return out, nil
@@ -249,21 +273,38 @@ func (c *counts) add(requests, errs int64, classes, codes map[string]int64, hist
 	return nil
 }
 
-// errorRatio is errors/requests with four decimals, "0" without requests.
-func errorRatio(errs, requests int64) string {
+// ErrorRatio is how every errorRatio of the API reads: errors/requests with
+// four decimals, "0" without requests.
+func ErrorRatio(errs, requests int64) string {
 	if requests == 0 {
 		return "0"
 	}
 	return big.NewRat(errs, requests).FloatString(4)
 }
 
-// latencyOf summarises a merged histogram.
-func latencyOf(h *histogram.Histogram) v1.Latency {
-	return v1.Latency{
+// RequestsPerSecond is how every requestsPerSecond of the API reads: requests
+// over window with two decimals, "0" for an empty or negative window.
+func RequestsPerSecond(requests int64, window time.Duration) string {
+	if window <= 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(float64(requests)/window.Seconds(), 'f', 2, 64)
+}
+
+// LatencyOf summarises a merged histogram: its percentiles and its Max.
+func LatencyOf(h *histogram.Histogram) v1.Latency {
+	p := PercentilesOf(h)
+	return v1.Latency{P50: p.P50, P90: p.P90, P99: p.P99, Max: metav1.Duration{Duration: h.Max()}}
+}
+
+// PercentilesOf is the 50th, 90th and 99th percentiles of a merged histogram,
+// as Histogram.Quantile reads them (never below the true value, at most one
+// bucket above); all 0 when it is empty.
+func PercentilesOf(h *histogram.Histogram) v1.Percentiles {
+	return v1.Percentiles{
 		P50: metav1.Duration{Duration: h.Quantile(0.50)},
 		P90: metav1.Duration{Duration: h.Quantile(0.90)},
 		P99: metav1.Duration{Duration: h.Quantile(0.99)},
-		Max: metav1.Duration{Duration: h.Max()},
 	}
 }
 

@@ -154,6 +154,76 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// TestMergeStartSkew: the spread of the pods' first requests, pods that sent
+// nothing left out, and none without two pods that sent.
+func TestMergeStartSkew(t *testing.T) {
+	skew := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	var never time.Time
+	for _, tc := range []struct {
+		name  string
+		first []time.Time
+		want  *metav1.Duration
+	}{
+		{"one pod", []time.Time{at(5)}, nil},
+		{"none sent", []time.Time{never, never}, nil},
+		{"one of two sent", []time.Time{never, at(5)}, nil},
+		{"two", []time.Time{at(40), at(5)}, skew(35 * time.Millisecond)},
+		{"together", []time.Time{at(7), at(7)}, skew(0)},
+		{"the extremes, whatever the order", []time.Time{at(30), at(2), never, at(90), at(11)}, skew(88 * time.Millisecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var reports []Report
+			for _, first := range tc.first {
+				reports = append(reports, Report{Start: t0, End: t0.Add(time.Second), FirstRequest: first,
+					Latency: histogram.New(histogram.DefaultPrecision)})
+			}
+			res, err := Merge(reports)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, res.StartSkew); diff != "" {
+				t.Fatalf("StartSkew (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFormats: how the API's ratios, rates and percentiles read.
+func TestFormats(t *testing.T) {
+	h := histogram.New(histogram.DefaultPrecision)
+	for i := 1; i <= 100; i++ {
+		h.Record(time.Duration(i) * time.Millisecond)
+	}
+	type out struct {
+		Ratio, Rate string
+		Latency     v1.Percentiles
+	}
+	for _, tc := range []struct {
+		name           string
+		errs, requests int64
+		window         time.Duration
+		hist           *histogram.Histogram
+		want           out
+	}{
+		{"nothing", 0, 0, 0, histogram.New(histogram.DefaultPrecision), out{Ratio: "0", Rate: "0"}},
+		{"a third", 1, 3, 1500 * time.Millisecond, h, out{Ratio: "0.3333", Rate: "2.00", Latency: v1.Percentiles{
+			P50: metav1.Duration{Duration: h.Quantile(0.5)}, P90: metav1.Duration{Duration: h.Quantile(0.9)}, P99: metav1.Duration{Duration: h.Quantile(0.99)},
+		}}},
+		{"a negative window", 0, 10, -time.Second, histogram.New(1), out{Ratio: "0.0000", Rate: "0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := out{ErrorRatio(tc.errs, tc.requests), RequestsPerSecond(tc.requests, tc.window), PercentilesOf(tc.hist)}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	if p := PercentilesOf(h); p.P50.Duration < 50*time.Millisecond || p.P99.Duration < 99*time.Millisecond || p.P99.Duration > 100*time.Millisecond {
+		t.Fatalf("percentiles of 1..100ms: %+v", p)
+	}
+}
+
 // mixPod simulates one pod of a mix of the named requests: each request's
 // raw latencies and the pod's report, sent through EncodeFull and ParseFull
 // as the reconciler would read it from the pod's log.

@@ -16,6 +16,10 @@
 // lower one and adding counts bucket by bucket. Percentiles are read from
 // the merged counts, never averaged.
 //
+// Sub is Merge's inverse: a later cumulative snapshot minus an earlier one is
+// exactly what was recorded in between, which is how the manager turns the
+// agents' live snapshots into windows. Only the exact extremes are lost.
+//
 // Why not github.com/HdrHistogram/hdrhistogram-go. Its merge is exact only
 // between histograms of identical parameters (otherwise it re-records each
 // bucket's representative value); its precision comes in five decimal steps
@@ -34,6 +38,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -61,7 +66,9 @@ type Histogram struct {
 	precision uint8
 	pages     [][]uint64 // pages[k] holds buckets [k<<(precision-1), (k+1)<<(precision-1)); nil while empty
 	total     uint64
-	min, max  int64 // exact extremes of the recorded values; valid when total > 0
+	// min and max are the extremes of the recorded values, valid when total > 0:
+	// exact, except after Sub, which can only bound them (see Sub).
+	min, max int64
 }
 
 // New returns an empty histogram of the given precision, which must be in
@@ -138,7 +145,8 @@ func (h *Histogram) Precision() int { return int(h.precision) }
 // Count is how many values were recorded.
 func (h *Histogram) Count() uint64 { return h.total }
 
-// Min is the smallest value recorded, exactly (0 when empty).
+// Min is the smallest value recorded (0 when empty): exact, or after Sub a
+// lower bound in the lowest non-empty bucket.
 func (h *Histogram) Min() time.Duration {
 	if h.total == 0 {
 		return 0
@@ -146,7 +154,8 @@ func (h *Histogram) Min() time.Duration {
 	return time.Duration(h.min)
 }
 
-// Max is the largest value recorded, exactly (0 when empty).
+// Max is the largest value recorded (0 when empty): exact, or after Sub an
+// upper bound in the highest non-empty bucket.
 func (h *Histogram) Max() time.Duration {
 	if h.total == 0 {
 		return 0
@@ -203,6 +212,69 @@ func (h *Histogram) Merge(o *Histogram) error {
 		}
 	}
 	h.total += o.total
+	return nil
+}
+
+// Sub takes every count of o out of h, bucket by bucket: the inverse of
+// Merge, to get what a cumulative histogram gained since an earlier snapshot
+// of it. Like Merge it is exact at the lower of the two precisions: when o is
+// coarser, h is coarsened to o's precision; when o is finer, o's buckets are
+// counted in h's. It fails, leaving h unchanged, when o is not contained in h:
+// some bucket of o, at that precision, holds more than h's.
+//
+// The extremes of what is left cannot always be known from counts, so after
+// Sub Min and Max are conservative: Min is at most, and Max at least, the
+// smallest and largest value left, each inside the lowest and highest
+// non-empty bucket (so within one bucket width of the truth). They stay exact
+// when they provably remain: h's Max when o's is below it (a snapshot that saw
+// a new slowest request), likewise Min. Quantile, capped at Max, therefore
+// stays never below the true quantile. Subtracting an empty histogram of the
+// same precision changes nothing.
+func (h *Histogram) Sub(o *Histogram) error {
+	from := h
+	if o.precision < h.precision {
+		from = h.Clone()
+		from.Coarsen(int(o.precision))
+	}
+	take := o
+	if o.precision > from.precision {
+		take = o.Clone()
+		take.Coarsen(int(from.precision))
+	}
+	p := int(from.precision)
+	var missing error
+	take.each(func(i int, c uint64) bool {
+		if have := from.get(i); c > have {
+			lo, hi := bucketBounds(i, p)
+			missing = fmt.Errorf("histogram: cannot subtract: bucket [%v, %v] holds %d values, the histogram taken from it %d",
+				time.Duration(lo), time.Duration(hi), have, c)
+			return false
+		}
+		return true
+	})
+	if missing != nil {
+		return missing
+	}
+	// Checked first, so that a failed Sub leaves h as it was.
+	take.each(func(i int, c uint64) bool {
+		pg, j := from.page(i) // allocated: it holds at least c
+		pg[j] -= c
+		return true
+	})
+	from.total -= take.total
+	for k, pg := range from.pages {
+		if pg != nil && !slices.ContainsFunc(pg, func(c uint64) bool { return c != 0 }) {
+			from.pages[k] = nil // a snapshot's delta often spans fewer octaves than the snapshot
+		}
+	}
+	if from.total > 0 { // an empty histogram's Min and Max are 0 whatever the fields
+		lo, _ := bucketBounds(from.firstBucket(), p)
+		_, hi := bucketBounds(from.lastBucket(), p)
+		// An extreme that remains lies in the outer bucket left, so this
+		// keeps it; one that went is replaced by that bucket's bound.
+		from.min, from.max = max(from.min, lo), min(from.max, hi)
+	}
+	*h = *from
 	return nil
 }
 
@@ -271,9 +343,16 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 	return time.Duration(v)
 }
 
-// Equal reports whether two histograms hold the same counts at the same precision.
+// Equal reports whether two histograms hold the same counts at the same
+// precision, and the same Min and Max.
 func (h *Histogram) Equal(o *Histogram) bool {
-	if h.precision != o.precision || h.total != o.total || h.Min() != o.Min() || h.Max() != o.Max() {
+	return h.Min() == o.Min() && h.Max() == o.Max() && h.EqualCounts(o)
+}
+
+// EqualCounts reports whether two histograms hold the same counts at the same
+// precision, whatever their Min and Max: what Sub keeps exact.
+func (h *Histogram) EqualCounts(o *Histogram) bool {
+	if h.precision != o.precision || h.total != o.total {
 		return false
 	}
 	for i := range numBuckets(int(h.precision)) {
@@ -393,6 +472,20 @@ func (h *Histogram) UnmarshalBinary(raw []byte) error {
 	}
 	*h = *d
 	return nil
+}
+
+// lastBucket is the index of the highest non-empty bucket, or -1.
+func (h *Histogram) lastBucket() int {
+	shift := uint(h.precision - 1)
+	for k := len(h.pages) - 1; k >= 0; k-- {
+		pg := h.pages[k]
+		for j := len(pg) - 1; j >= 0; j-- {
+			if pg[j] != 0 {
+				return k<<shift + j
+			}
+		}
+	}
+	return -1
 }
 
 // firstBucket is the index of the lowest non-empty bucket, or -1.

@@ -194,3 +194,139 @@ func mustText(h *Histogram) []byte {
 	}
 	return b
 }
+
+// TestSub: a later cumulative histogram minus an earlier one holds exactly
+// the values recorded in between, at the lower precision, with Min and Max
+// bounding them within the outer buckets; a histogram that is not contained
+// fails and leaves the receiver as it was.
+func TestSub(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	record := func(p int, vals ...[]time.Duration) *Histogram {
+		h := New(p)
+		for _, vs := range vals {
+			for _, v := range vs {
+				h.Record(v)
+			}
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name         string
+		hp, op       int  // precisions of the receiver and of what is subtracted
+		before, gain int  // values recorded before the earlier snapshot, and after it
+		empty        bool // the gain is everything: the result is empty
+	}{
+		{"same precision", DefaultPrecision, DefaultPrecision, 3000, 500, false},
+		{"nothing gained", DefaultPrecision, DefaultPrecision, 3000, 0, false},
+		{"nothing before", DefaultPrecision, DefaultPrecision, 0, 700, false},
+		{"all of it", DefaultPrecision, DefaultPrecision, 0, 0, true},
+		{"subtrahend coarser", DefaultPrecision, 5, 2000, 800, false},
+		{"subtrahend finer", 4, MaxPrecision, 2000, 800, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, gain := randomSamples(r, tc.before), randomSamples(r, tc.gain)
+			if tc.empty {
+				before = randomSamples(r, 100)
+			}
+			h := record(tc.hp, before, gain)
+			o := record(tc.op, before)
+			oCopy := o.Clone()
+			if err := h.Sub(o); err != nil {
+				t.Fatal(err)
+			}
+			lowest := min(tc.hp, tc.op)
+			want := record(lowest, gain)
+			if !h.EqualCounts(want) {
+				t.Fatalf("counts differ from the %d values gained", len(gain))
+			}
+			if !o.Equal(oCopy) {
+				t.Fatal("Sub changed its argument")
+			}
+			if len(gain) == 0 {
+				if !h.Equal(New(lowest)) || h.Min() != 0 || h.Max() != 0 {
+					t.Fatalf("empty result: count %d, min %v, max %v", h.Count(), h.Min(), h.Max())
+				}
+				return
+			}
+			slices.Sort(gain)
+			slices.Sort(before)
+			if len(before) == 0 || before[len(before)-1] < gain[len(gain)-1] { // the max remained
+				if h.Max() != gain[len(gain)-1] {
+					t.Errorf("max %v, want the exact %v: it remained", h.Max(), gain[len(gain)-1])
+				}
+			}
+			if len(before) == 0 || before[0] > gain[0] {
+				if h.Min() != gain[0] {
+					t.Errorf("min %v, want the exact %v: it remained", h.Min(), gain[0])
+				}
+			}
+			if h.Min() > gain[0] || bucketOf(uint64(h.Min()), lowest) != h.firstBucket() {
+				t.Errorf("min %v: not a bound of %v in the lowest bucket", h.Min(), gain[0])
+			}
+			if top := gain[len(gain)-1]; h.Max() < top || bucketOf(uint64(h.Max()), lowest) != h.lastBucket() {
+				t.Errorf("max %v: not a bound of %v in the highest bucket", h.Max(), top)
+			}
+			for _, q := range []float64{0.5, 0.9, 0.99, 1} {
+				// Recorded directly, the quantile is capped at the exact max;
+				// after Sub, at the bound: never lower, and in the same bucket.
+				got, exact := h.Quantile(q), want.Quantile(q)
+				if got < exact || bucketOf(uint64(got), lowest) != bucketOf(uint64(exact), lowest) {
+					t.Errorf("q=%v: %v, recorded directly %v", q, got, exact)
+				}
+			}
+			var back Histogram // the bounds keep the encoding valid
+			if err := back.UnmarshalText(mustText(h)); err != nil || !back.Equal(h) {
+				t.Fatalf("round trip after Sub: %v", err)
+			}
+		})
+	}
+}
+
+// TestSubExactExtremesWhenNothingTaken: subtracting an empty histogram keeps
+// the exact extremes.
+func TestSubExactExtremesWhenNothingTaken(t *testing.T) {
+	h := New(DefaultPrecision)
+	for _, v := range randomSamples(rand.New(rand.NewPCG(1, 1)), 1000) {
+		h.Record(v)
+	}
+	want := h.Clone()
+	if err := h.Sub(New(DefaultPrecision)); err != nil || !h.Equal(want) {
+		t.Fatalf("Sub(empty): %v, min/max %v/%v, want %v/%v", err, h.Min(), h.Max(), want.Min(), want.Max())
+	}
+}
+
+// TestSubNotContained: Sub fails, leaving h unchanged (not even coarsened),
+// whenever some bucket of o holds more than h's.
+func TestSubNotContained(t *testing.T) {
+	hist := func(p int, vals ...time.Duration) *Histogram {
+		h := New(p)
+		for _, v := range vals {
+			h.Record(v)
+		}
+		return h
+	}
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name string
+		h, o *Histogram
+	}{
+		{"more in a bucket", hist(8, ms, ms, 2*ms), hist(8, ms, ms, ms)},
+		{"another bucket", hist(8, ms, ms, 2*ms), hist(8, 3*ms)},
+		{"more in all", hist(8, ms), hist(8, ms, 2*ms)},
+		{"into an empty one", hist(8), hist(8, ms)},
+		{"coarser, more in a bucket", hist(8, ms, 2*ms), hist(3, ms, ms)},
+		{"finer, more in a coarse bucket", hist(3, ms), hist(8, ms, ms+20*time.Microsecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := tc.h.Clone()
+			err := tc.h.Sub(tc.o)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !tc.h.Equal(before) {
+				t.Fatal("a failed Sub changed the histogram")
+			}
+			t.Log(err)
+		})
+	}
+}
