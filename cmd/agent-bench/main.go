@@ -8,7 +8,8 @@
 //	            [--requests=N] [--concurrency=C] [--timeout=10s] [--duration=D]
 //	            [--rate=R --duration=D | --rate-stages=D:R,... | --connection-stages=D:C,...]
 //	            [--ca-file=F | --insecure] [--server-name=NAME] [--http2]
-//	            [--start-file=F] [--start-timeout=10m] [--result-file=F] [--cpu-profile=F]
+//	            [--start-file=F] [--start-timeout=10m] [--stop-file=F] [--live-port=P]
+//	            [--result-file=F] [--cpu-profile=F]
 //
 // The flags are internal/agent/flagplan's; -c and -d are short for
 // --concurrency and --duration. Exit status as the agent's: 0 when the load
@@ -36,7 +37,8 @@ const usageText = `usage: agent-bench [run] --url=http[s]://HOST[:PORT]/PATH [--
             [--header='Name: value']... [--body=TEXT | --body-file=F] [--requests=N] [--concurrency=C]
             [--timeout=10s] [--duration=D] [--rate=R --duration=D | --rate-stages=D:R,... | --connection-stages=D:C,...]
             [--ca-file=F | --insecure] [--server-name=NAME] [--http2]
-            [--start-file=F] [--start-timeout=10m] [--result-file=F] [--cpu-profile=F]
+            [--start-file=F] [--start-timeout=10m] [--stop-file=F] [--live-port=P]
+            [--result-file=F] [--cpu-profile=F]
 Closed model by default (C connections, each sends its next request when the previous one ended,
 --requests in total, 0 = until --duration); with --rate, open model (R requests started per second
 for --duration; --requests is then ignored). -c and -d are short for --concurrency and --duration.
@@ -48,6 +50,8 @@ skip search domains) resolved by the agent and refused, as errors of class dns, 
 for another name (a CNAME). --host is the Host header; by default the URL's authority. https://
 speaks TLS, verified with --ca-file for --server-name (default: the URL's host) or not with
 --insecure; --http2 speaks HTTP/2. --header is repeatable; --body-file is read once at start.
+--start-file waits for an RFC 3339 instant in F; --stop-file stops sending at the instant F comes
+to hold; --live-port serves the results so far (GET /snapshot, GET /metrics) on port P.
 The summary goes to stdout, the full result document last; --result-file gets the compact one.`
 
 func main() {
@@ -72,7 +76,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "agent-bench: %v\n", err)
 		return 2
 	}
-	if err := run(ctx, cfg, stdout); err != nil {
+	if err := run(ctx, cfg, stdout, stderr); err != nil {
 		if agent.IsPlanError(err) { // a file a flag names, read when the load starts
 			fmt.Fprintf(stderr, "agent-bench: %v\n", flagplan.FlagError(err))
 			return 2
@@ -112,7 +116,7 @@ func parseArgs(args []string) (config, error) {
 
 // run runs the plan as the agent does, under the CPU profiler if asked, and
 // adds the process's numbers to the summary line.
-func run(ctx context.Context, cfg config, stdout io.Writer) error {
+func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
 		if err != nil {
@@ -124,5 +128,5 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return agent.Execute(ctx, cfg.plan, stdout, withProcess)
+	return agent.Execute(ctx, cfg.plan, stdout, stderr, withProcess)
 }

@@ -37,16 +37,16 @@ func newTCPDialer(address string, resolver *net.Resolver) *tcpDialer {
 	return d
 }
 
-// dial connects by deadline. An IP address is dialled as it is. A name is
-// resolved anew on every dial, since a headless Service's endpoints come and
-// go, and by the agent itself: the dialer would resolve it again, and that
-// answer would not have been checked for a CNAME.
-func (d *tcpDialer) dial(deadline time.Time) (net.Conn, error) {
+// dial connects by deadline, or until ctx ends. An IP address is dialled as
+// it is. A name is resolved anew on every dial, since a headless Service's
+// endpoints come and go, and by the agent itself: the dialer would resolve
+// it again, and that answer would not have been checked for a CNAME.
+func (d *tcpDialer) dial(ctx context.Context, deadline time.Time) (net.Conn, error) {
 	if d.name == "" {
 		nd := net.Dialer{Deadline: deadline}
-		return nd.Dial("tcp", d.addr)
+		return nd.DialContext(ctx, "tcp", d.addr)
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	addrs, err := d.resolve(ctx)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // cnameError is the error a dial to an ExternalName Service's name returns.
 func cnameError(t *testing.T) error {
 	d := newTCPDialer("evil.test.:80", testResolver(t, testZone))
-	_, err := d.dial(time.Now().Add(10 * time.Second))
+	_, err := d.dial(context.Background(), time.Now().Add(10*time.Second))
 	if !errors.Is(err, errCNAME) {
 		t.Fatalf("dial to a CNAME: %v, want errCNAME", err)
 	}
@@ -159,7 +159,7 @@ func TestDialByName(t *testing.T) {
 			})
 			port := url[strings.LastIndexByte(url, ':')+1:]
 			plan := testPlan(t, "--url=http://"+tc.host+":"+port+"/", "--requests=6", "--concurrency=2", "--timeout=5s")
-			r, err := runWith(context.Background(), plan, resolver)
+			r, err := runWith(context.Background(), plan, runOptions{resolver: resolver})
 			if err != nil {
 				t.Fatal(err)
 			}

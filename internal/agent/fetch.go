@@ -26,16 +26,27 @@ type fetcher interface {
 	// (over TLS, crypto/tls allocates 24 bytes per record it reads), nor
 	// does the HTTP/2 client.
 	Do(now time.Time, req *preparedRequest) (status int, class errClass)
+	// Connect makes the connection the next Do will use, unless one is
+	// open, by deadline or until ctx ends: a worker's warm-up before the
+	// start instant, so that at the instant it only writes. Its failure is
+	// no request's: the next Do dials again and counts its own. A request
+	// that fails on the connection before any byte of its response is tried
+	// once more on a new one, as on a kept-alive connection, since the
+	// server may have closed it meanwhile.
+	Connect(ctx context.Context, deadline time.Time) error
 	// BytesReceived is how many bytes it has read from the network so far.
 	BytesReceived() int64
+	// FirstSent is when it began writing its first request, over all its
+	// connections; zero before.
+	FirstSent() time.Time
 	// Close closes its connection, if any; the next Do makes a new one.
 	Close()
 }
 
-// dialer makes a fetcher's connections to the target, by deadline. TLS wraps
-// what the TCP dialer returns.
+// dialer makes a fetcher's connections to the target, by deadline or until
+// ctx ends. TLS wraps what the TCP dialer returns.
 type dialer interface {
-	dial(deadline time.Time) (net.Conn, error)
+	dial(ctx context.Context, deadline time.Time) (net.Conn, error)
 }
 
 // newDialer returns the run's dialer, shared by its fetchers: TCP to

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"runtime"
 	"time"
@@ -18,9 +19,13 @@ type http1Client struct {
 	dial    dialer
 	timeout time.Duration
 	conn    net.Conn
-	reused  bool // the connection has carried a whole response already
-	in      countingReader
-	br      *bufio.Reader
+	// kept is set once the connection has waited idle, after a whole
+	// response or made before the start: the server may have closed it
+	// meanwhile.
+	kept      bool
+	in        countingReader
+	br        *bufio.Reader
+	firstSent time.Time // when the first request began to be written; zero before
 }
 
 // countingReader counts the bytes read from the connection.
@@ -46,49 +51,66 @@ func newHTTP1Client(d dialer, timeout time.Duration) *http1Client {
 
 // Do sends req at now and reads the whole response, within c.timeout. It
 // returns the status, or the class of the error when no response came. A
-// request that fails on a reused connection before any byte of its response
+// request that fails on a kept connection before any byte of its response
 // is retried once on a new connection (the server may have closed an idle
 // keep-alive connection), as net/http does.
 func (c *http1Client) Do(now time.Time, req *preparedRequest) (status int, class errClass) {
 	deadline := now.Add(c.timeout)
 	for attempt := 0; ; attempt++ {
 		if c.conn == nil {
-			if err := c.connect(deadline); err != nil {
+			if err := c.connect(context.Background(), deadline); err != nil {
 				return 0, classify(err)
 			}
 		}
-		reused, before := c.reused, c.in.n
+		kept, before := c.kept, c.in.n
 		if err := c.conn.SetDeadline(deadline); err != nil {
 			c.Close()
 			return 0, classify(err)
 		}
 		status, keepAlive, err := c.exchange(req)
 		if err == nil {
-			c.reused = true
+			c.kept = true
 			if !keepAlive {
 				c.Close()
 			}
 			return status, classNone
 		}
 		c.Close()
-		if attempt == 0 && reused && c.in.n == before && classify(err) == classReset {
+		if attempt == 0 && kept && c.in.n == before && classify(err) == classReset {
 			continue
 		}
 		return 0, classify(err)
 	}
 }
 
+// Connect makes the connection of the next request, unless one is open, by
+// deadline or until ctx ends. It waits idle until that request, so it
+// counts as kept.
+func (c *http1Client) Connect(ctx context.Context, deadline time.Time) error {
+	if c.conn != nil {
+		return nil
+	}
+	if err := c.connect(ctx, deadline); err != nil {
+		return err
+	}
+	c.kept = true
+	return nil
+}
+
 // BytesReceived is how many bytes the client has read, over all its
 // connections.
 func (c *http1Client) BytesReceived() int64 { return c.in.n }
 
-// connect makes a new connection by deadline.
-func (c *http1Client) connect(deadline time.Time) error {
-	conn, err := c.dial.dial(deadline)
+// FirstSent is when the client began writing its first request.
+func (c *http1Client) FirstSent() time.Time { return c.firstSent }
+
+// connect makes a new connection by deadline, or until ctx ends.
+func (c *http1Client) connect(ctx context.Context, deadline time.Time) error {
+	conn, err := c.dial.dial(ctx, deadline)
 	if err != nil {
 		return err
 	}
-	c.conn, c.in.conn, c.reused = conn, conn, false
+	c.conn, c.in.conn, c.kept = conn, conn, false
 	c.br.Reset(&c.in)
 	return nil
 }
@@ -104,6 +126,9 @@ func (c *http1Client) Close() {
 // exchange writes the request and reads its final response (skipping 1xx
 // interim responses), discarding the body.
 func (c *http1Client) exchange(req *preparedRequest) (status int, keepAlive bool, err error) {
+	if c.firstSent.IsZero() {
+		c.firstSent = time.Now()
+	}
 	if _, err := c.conn.Write(req.raw); err != nil {
 		return 0, false, err
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -61,7 +62,8 @@ type http2Client struct {
 	timeout   time.Duration
 	authority string // :authority, the plan's Host header
 	conn      net.Conn
-	reused    bool // conn has carried a whole response already
+	kept      bool      // conn has waited idle, after a whole response or made before the start
+	firstSent time.Time // when the first request began to be written; zero before
 	in        countingReader
 	br        *bufio.Reader
 	bw        *bufio.Writer
@@ -118,7 +120,7 @@ func newHTTP2Client(d dialer, authority string, timeout time.Duration) *http2Cli
 
 // Do sends req at now and reads the whole response, within c.timeout. It
 // returns the status, or the class of the error when no response came. A
-// request that fails on a reused connection that the failure left unusable
+// request that fails on a kept connection that the failure left unusable
 // (the server closed it, or sent GOAWAY below its stream, as the request
 // went out) is retried once on a new connection, as the HTTP/1.1 client
 // retries on a closed keep-alive connection.
@@ -130,7 +132,7 @@ func (c *http2Client) Do(now time.Time, req *preparedRequest) (status int, class
 			c.Close()
 		}
 		if c.conn == nil {
-			if err := c.connect(deadline); err != nil {
+			if err := c.connect(context.Background(), deadline); err != nil {
 				return 0, classify(err)
 			}
 			if err := c.conn.SetDeadline(deadline); err != nil {
@@ -138,10 +140,10 @@ func (c *http2Client) Do(now time.Time, req *preparedRequest) (status int, class
 				return 0, classify(err)
 			}
 		}
-		reused := c.reused
+		kept := c.kept
 		status, err := c.exchange(req, block)
 		if err == nil {
-			c.reused = true
+			c.kept = true
 			if !c.usable() {
 				c.Close()
 			}
@@ -156,16 +158,43 @@ func (c *http2Client) Do(now time.Time, req *preparedRequest) (status int, class
 			// connection that hangs.
 			c.Close()
 		}
-		if attempt == 0 && reused && class == classReset && !streamOnly {
+		if attempt == 0 && kept && class == classReset && !streamOnly {
 			continue
 		}
 		return 0, class
 	}
 }
 
+// Connect makes the connection of the next request, unless one is open, by
+// deadline or until ctx ends, and sends the client's preface and SETTINGS
+// at once rather than with that request: a server may close a connection
+// that says nothing (Go's waits 10s for the preface). It waits idle until
+// the request, so it counts as kept.
+func (c *http2Client) Connect(ctx context.Context, deadline time.Time) error {
+	if c.conn != nil {
+		return nil
+	}
+	if err := c.connect(ctx, deadline); err != nil {
+		return err
+	}
+	if err := c.conn.SetDeadline(deadline); err != nil {
+		c.Close()
+		return err
+	}
+	if err := c.bw.Flush(); err != nil {
+		c.Close()
+		return err
+	}
+	c.kept = true
+	return nil
+}
+
 // BytesReceived is how many bytes the client has read, frames and their
 // headers included, over all its connections.
 func (c *http2Client) BytesReceived() int64 { return c.in.n }
+
+// FirstSent is when the client began writing its first request.
+func (c *http2Client) FirstSent() time.Time { return c.firstSent }
 
 // Close closes the connection, if any; the next request makes a new one.
 func (c *http2Client) Close() {
@@ -188,15 +217,15 @@ func (c *http2Client) usable() bool {
 	return c.conn != nil && !c.goAway && c.nextID < h2MaxStreamID
 }
 
-// connect makes a new connection by deadline and queues the client's
-// preface, SETTINGS and connection window, which go out with the first
-// request: a client need not wait for the server's SETTINGS.
-func (c *http2Client) connect(deadline time.Time) error {
-	conn, err := c.dial.dial(deadline)
+// connect makes a new connection by deadline, or until ctx ends, and queues
+// the client's preface, SETTINGS and connection window, which go out with
+// the first request: a client need not wait for the server's SETTINGS.
+func (c *http2Client) connect(ctx context.Context, deadline time.Time) error {
+	conn, err := c.dial.dial(ctx, deadline)
 	if err != nil {
 		return err
 	}
-	c.conn, c.in.conn, c.reused = conn, conn, false
+	c.conn, c.in.conn, c.kept = conn, conn, false
 	c.br.Reset(&c.in)
 	c.bw.Reset(conn)
 	// A new decoder: the server's dynamic table starts empty on a new
@@ -218,6 +247,9 @@ func (c *http2Client) connect(deadline time.Time) error {
 // exchange sends req, with its header block block, on a new stream and
 // reads frames until the stream ends, discarding the response's body.
 func (c *http2Client) exchange(req *preparedRequest, block []byte) (int, error) {
+	if c.firstSent.IsZero() {
+		c.firstSent = time.Now()
+	}
 	c.stream, c.nextID = c.nextID, c.nextID+2
 	c.streamSend, c.streamUnacked = c.peerWindow, 0
 	c.status, c.ended, c.streamErr = 0, false, nil

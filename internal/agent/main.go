@@ -24,7 +24,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd.Sleep != nil {
 		return sleep(ctx, cmd.Sleep, stdout)
 	}
-	if err := Execute(ctx, *cmd.Run, stdout, nil); err != nil {
+	if err := Execute(ctx, *cmd.Run, stdout, stderr, nil); err != nil {
 		if IsPlanError(err) {
 			fmt.Fprintf(stderr, "agent: bad run plan: %v\n", err)
 			return 2
@@ -58,16 +58,17 @@ func sleep(ctx context.Context, cfg *SleepConfig, stdout io.Writer) int {
 }
 
 // Execute is `agent run`: it sends the load of plan, which must be valid,
-// writes the compact result document to the plan's result file (the
-// termination message), then prints a summary to stdout and, as its very
-// last line and in one write, the full result document, which the manager
-// reads from the pod's log. The result file is closed before, so that
-// nothing follows the document. line, if not nil, makes the JSON summary
-// line from the summary (a benchmark adds what the process spent); by
-// default it is the summary. An error means the load could not run, or, if
-// IsPlanError, that the plan's value files are unusable; it goes to the
-// result file too, and nothing goes to stdout.
-func Execute(ctx context.Context, plan runplan.Plan, stdout io.Writer, line func(Summary) any) (err error) {
+// as Run does (the snapshot endpoint's server errors and the stop file's
+// complaints going to stderr), writes the compact result document to the
+// plan's result file (the termination message), then prints a summary to
+// stdout and, as its very last line and in one write, the full result
+// document, which the manager reads from the pod's log. The result file is
+// closed before, so that nothing follows the document. line, if not nil,
+// makes the JSON summary line from the summary (a benchmark adds what the
+// process spent); by default it is the summary. An error means the load
+// could not run, or, if IsPlanError, that the plan's value files are
+// unusable; it goes to the result file too, and nothing goes to stdout.
+func Execute(ctx context.Context, plan runplan.Plan, stdout, stderr io.Writer, line func(Summary) any) (err error) {
 	var result *os.File
 	if name := plan.ResultFile; name != "" { // open it first: fail before the load, not after
 		if result, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
@@ -87,7 +88,7 @@ func Execute(ctx context.Context, plan runplan.Plan, stdout io.Writer, line func
 			result.Close()
 		}()
 	}
-	rep, err := Run(ctx, plan)
+	rep, err := runWith(ctx, plan, runOptions{complaints: stderr})
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +44,12 @@ func TestMainExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	result := filepath.Join(dir, "termination-log")
 	url := "--url=" + srv.URL + "/"
+	taken, err := net.Listen("tcp", ":0") // every address, as the snapshot endpoint listens
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -55,6 +63,10 @@ func TestMainExitCodes(t *testing.T) {
 		{"gate timeout", []string{"run", "--plan-file=" + writePlan(t, dir, "gate", url, "--requests=1", "--start-file="+dir+"/absent", "--start-timeout=50ms")},
 			1, "could not run: no start time"},
 		{"sleep", []string{"sleep", "--seconds=0", "--message=hi"}, 0, ""},
+		// Before the gate: the run fails at once, not after the start timeout.
+		{"snapshot port taken", []string{"run", "--plan-file=" + writePlan(t, dir, "port", url, "--requests=1", "--live-port="+port,
+			"--start-file="+dir+"/never", "--start-timeout=1h")},
+			1, "agent: could not run: failed to serve snapshots on port " + port + " (live.port): listen tcp :" + port + ": bind: address already in use\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,8 +36,9 @@ func TestConstantRate(t *testing.T) {
 // fakeFetcher answers every request at once with a 200, noting when it was
 // sent.
 type fakeFetcher struct {
-	sent   []time.Time
-	closed int
+	sent     []time.Time
+	closed   int
+	connects int
 }
 
 // Do notes now.
@@ -45,8 +47,22 @@ func (f *fakeFetcher) Do(now time.Time, _ *preparedRequest) (int, errClass) {
 	return 200, classNone
 }
 
+// Connect counts the calls.
+func (f *fakeFetcher) Connect(context.Context, time.Time) error {
+	f.connects++
+	return nil
+}
+
 // BytesReceived is none.
 func (f *fakeFetcher) BytesReceived() int64 { return 0 }
+
+// FirstSent is the first request's now.
+func (f *fakeFetcher) FirstSent() time.Time {
+	if len(f.sent) == 0 {
+		return time.Time{}
+	}
+	return f.sent[0]
+}
 
 // Close counts the calls.
 func (f *fakeFetcher) Close() { f.closed++ }
@@ -82,7 +98,7 @@ func (c connectionsFrom) active(elapsed time.Duration) int {
 func TestClosedPacerFollowsConnections(t *testing.T) {
 	w, f := fakeWorker(t, 0)
 	start := time.Now()
-	p := &closedPacer{start: start, conns: connectionsFrom{after: 50 * time.Millisecond, n: 1}, budget: new(atomic.Int64), stop: new(atomic.Bool)}
+	p := &closedPacer{start: start, conns: connectionsFrom{after: 50 * time.Millisecond, n: 1}, budget: new(atomic.Int64), stop: newStopSignal()}
 	p.budget.Store(3)
 	p.run(w)
 	if len(f.sent) != 3 || w.requests() != 3 || w.count(200) != 3 {
@@ -104,7 +120,7 @@ func TestClosedPacerFollowsConnections(t *testing.T) {
 func TestClosedPacerDuration(t *testing.T) {
 	w, f := fakeWorker(t, 0)
 	start := time.Now()
-	p := newPacer(testPlan(t, "--url=http://web/", "-d", "30ms").Load, start, time.Second, new(atomic.Bool))
+	p := newPacer(testPlan(t, "--url=http://web/", "-d", "30ms").Load, start, time.Second, newStopSignal())
 	p.run(w)
 	if len(f.sent) == 0 {
 		t.Fatal("no request sent")
@@ -130,7 +146,7 @@ func TestOpenPacerFollowsTimetable(t *testing.T) {
 	table := fixedTimes{0, 20 * time.Millisecond, 40 * time.Millisecond}
 	w, f := fakeWorker(t, 0)
 	start := time.Now()
-	p := &openPacer{start: start, table: table, hardStop: start.Add(time.Second), stop: new(atomic.Bool)}
+	p := newOpenPacer(start, table, start.Add(time.Second), 1, newStopSignal())
 	p.run(w)
 	if len(f.sent) != 3 {
 		t.Fatalf("%d requests sent, want 3", len(f.sent))
@@ -144,13 +160,13 @@ func TestOpenPacerFollowsTimetable(t *testing.T) {
 		t.Errorf("%d unsent of a timetable sent in full", n)
 	}
 
-	late := &openPacer{start: start, table: table, hardStop: start, stop: new(atomic.Bool)}
+	late := newOpenPacer(start, table, start, 1, newStopSignal())
 	w, f = fakeWorker(t, 0)
 	late.run(w)
 	if len(f.sent) != 0 || late.unsent(0) != 3 {
 		t.Errorf("past the hard stop: %d sent, %d unsent; want 0 and 3", len(f.sent), late.unsent(0))
 	}
-	late.stop.Store(true)
+	late.stop.stop()
 	if n := late.unsent(0); n != 0 {
 		t.Errorf("stopped early: %d unsent, want none (they were not due)", n)
 	}

@@ -3,7 +3,6 @@ package agent
 import (
 	"math"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,7 +184,7 @@ func TestConnectionStages(t *testing.T) {
 func TestOpenPacerStages(t *testing.T) {
 	w, f := fakeWorker(t, 0)
 	start := time.Now()
-	p := newPacer(testPlan(t, "--url=http://web/", "--rate-stages=0s:100,100ms:100").Load, start, time.Second, new(atomic.Bool))
+	p := newPacer(testPlan(t, "--url=http://web/", "--rate-stages=0s:100,100ms:100").Load, start, time.Second, newStopSignal())
 	p.run(w)
 	if len(f.sent) != 10 || p.unsent(10) != 0 {
 		t.Fatalf("%d requests sent, %d unsent, want 10 and 0", len(f.sent), p.unsent(10))
@@ -202,7 +201,7 @@ func TestOpenPacerStages(t *testing.T) {
 func TestClosedPacerStages(t *testing.T) {
 	w, f := fakeWorker(t, 0)
 	start := time.Now()
-	p := newPacer(testPlan(t, "--url=http://web/", "--connection-stages=40ms:1,40ms:1").Load, start, time.Second, new(atomic.Bool))
+	p := newPacer(testPlan(t, "--url=http://web/", "--connection-stages=40ms:1,40ms:1").Load, start, time.Second, newStopSignal())
 	p.run(w)
 	if len(f.sent) == 0 {
 		t.Fatal("no request sent")
@@ -210,7 +209,7 @@ func TestClosedPacerStages(t *testing.T) {
 	if first, last := f.sent[0].Sub(start), f.sent[len(f.sent)-1].Sub(start); first < 40*time.Millisecond || last >= 80*time.Millisecond {
 		t.Errorf("requests sent from %v to %v after the start, want within [40ms, 80ms)", first, last)
 	}
-	budget := newPacer(testPlan(t, "--url=http://web/", "--connection-stages=0s:1,1h:1", "--requests=5").Load, start, time.Second, new(atomic.Bool))
+	budget := newPacer(testPlan(t, "--url=http://web/", "--connection-stages=0s:1,1h:1", "--requests=5").Load, start, time.Second, newStopSignal())
 	w, f = fakeWorker(t, 0)
 	budget.run(w)
 	if len(f.sent) != 5 {

@@ -8,7 +8,8 @@ import (
 	"github.com/dilo-operator/dilo/internal/report/podreport"
 )
 
-// tally is one worker's counts and latencies, by request of the mix.
+// tally is one worker's results: its counts and latencies, by request of
+// the mix, when it first sent and what it read.
 //
 // Its memory is allocated at start, except for what a request's first
 // response of a status code or its first latency in an octave needs: a
@@ -20,6 +21,12 @@ type tally struct {
 	byRequest []requestTally // by request index
 	slot      [600]uint16    // by status code: 1 + its slot, 0 before it is first seen
 	slotCode  []int16        // by slot: the status code
+	first     time.Time      // when the worker began writing its first request; zero before
+	bytes     int64          // what its fetcher had read as of its last request
+	// latencySum is the sum of the responses' latencies, which a histogram
+	// does not keep and Prometheus' does. A worker's requests overlap only
+	// in the open model's queue, so it stays far from overflowing.
+	latencySum time.Duration
 }
 
 // requestTally is one request's part of a worker's tally.
@@ -59,6 +66,7 @@ func (t *tally) record(req, status int, class errClass, latency time.Duration) {
 		r.hist = histogram.New(histogram.DefaultPrecision)
 	}
 	r.hist.Record(latency)
+	t.latencySum += latency
 }
 
 // count is how many responses of status the tally holds, over its requests.
@@ -94,42 +102,83 @@ type requestTotals struct {
 	hist     *histogram.Histogram
 }
 
-// report merges the workers' tallies into the pod's report of the run from
-// start to end, counting the requests the pacer never sent as dropped,
-// shared over the mix as src would have sent them. The totals are the sum of
-// the requests' results; a mix of more than one request reports each one,
-// in plan order.
-func report(start, end time.Time, workers []*worker, p pacer, src *source) (podreport.Report, error) {
-	totals := make([]requestTotals, len(src.requests))
-	for i := range totals {
-		totals[i].hist = histogram.New(histogram.DefaultPrecision)
+// totals are the workers' tallies merged: by request, and what is the
+// pod's.
+type totals struct {
+	byRequest  []requestTotals
+	sent       int64     // the requests sent (or tried), over the mix
+	bytes      int64     // received
+	first      time.Time // the earliest of the workers' first requests; zero if none sent
+	latencySum time.Duration
+}
+
+// mergeTallies merges the workers' tallies of a mix of n requests. Each is
+// read under its worker's lock, so that the load may still be running: a
+// worker then waits for the merge of its own tally only, a few
+// microseconds.
+func mergeTallies(workers []*worker, n int) (totals, error) {
+	t := totals{byRequest: make([]requestTotals, n)}
+	for i := range t.byRequest {
+		t.byRequest[i].hist = histogram.New(histogram.DefaultPrecision)
 	}
-	var sent, bytes int64
 	for _, w := range workers {
-		bytes += w.fetch.BytesReceived()
-		for i, r := range w.byRequest {
-			q := &totals[i]
-			q.requests += r.requests
-			sent += r.requests
-			for c, n := range r.classes {
-				q.classes[c] += n
-			}
-			for s, n := range r.codes {
-				q.codes[w.slotCode[s]] += n
-			}
-			if r.hist != nil {
-				if err := q.hist.Merge(r.hist); err != nil {
-					return podreport.Report{}, fmt.Errorf("failed to merge worker histograms: %w", err)
-				}
+		w.mu.Lock()
+		err := t.add(&w.tally)
+		w.mu.Unlock()
+		if err != nil {
+			return totals{}, err
+		}
+	}
+	return t, nil
+}
+
+// add merges one worker's tally into t.
+func (t *totals) add(w *tally) error {
+	t.bytes += w.bytes
+	t.latencySum += w.latencySum
+	if !w.first.IsZero() && (t.first.IsZero() || w.first.Before(t.first)) {
+		t.first = w.first
+	}
+	for i, r := range w.byRequest {
+		q := &t.byRequest[i]
+		q.requests += r.requests
+		t.sent += r.requests
+		for c, n := range r.classes {
+			q.classes[c] += n
+		}
+		for s, n := range r.codes {
+			q.codes[w.slotCode[s]] += n
+		}
+		if r.hist != nil {
+			if err := q.hist.Merge(r.hist); err != nil {
+				return fmt.Errorf("failed to merge worker histograms: %w", err)
 			}
 		}
 	}
-	for i, n := range src.shares(p.unsent(sent)) {
-		totals[i].classes[classDropped] += n
-		totals[i].requests += n
+	return nil
+}
+
+// drop counts unsent requests of each request of the mix as dropped.
+func (t *totals) drop(unsent []int64) {
+	for i, n := range unsent {
+		t.byRequest[i].classes[classDropped] += n
+		t.byRequest[i].requests += n
 	}
-	rep := podreport.Report{Start: start, End: end, BytesReceived: bytes, Latency: histogram.New(histogram.DefaultPrecision)}
-	for i, q := range totals {
+}
+
+// report is the pod's report of t, sent from start to end: the totals are
+// the sum of the requests' results; a mix of more than one request reports
+// each one, in plan order. Its times are start plus durations read on the
+// monotonic clock, so that a step of the wall clock during the load cannot
+// put them out of order. tlsErr is the run's first TLS failure, which the
+// report holds only with errors of its class.
+func (t *totals) report(start, end time.Time, src *source, tlsErr *firstError) (podreport.Report, error) {
+	rep := podreport.Report{Start: start, End: start.Add(max(end.Sub(start), 0)), BytesReceived: t.bytes,
+		Latency: histogram.New(histogram.DefaultPrecision)}
+	if !t.first.IsZero() {
+		rep.FirstRequest = start.Add(min(max(t.first.Sub(start), 0), rep.End.Sub(start)))
+	}
+	for i, q := range t.byRequest {
 		r := podreport.RequestReport{Name: src.requests[i].name, Requests: q.requests, Latency: q.hist}
 		r.Errors, r.ErrorsByClass, r.Codes = countErrors(q)
 		rep.Requests += r.Requests
@@ -143,6 +192,9 @@ func report(start, end time.Time, workers []*worker, p pacer, src *source) (podr
 	}
 	if len(rep.ByRequest) == 1 { // the totals are the one request's
 		rep.ByRequest = nil
+	}
+	if rep.ErrorsByClass[podreport.ClassTLS] > 0 {
+		rep.TLSError = tlsErr.String()
 	}
 	return rep, nil
 }

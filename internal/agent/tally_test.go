@@ -19,6 +19,14 @@ func (unsentPacer) run(*worker) {}
 // unsent is n.
 func (n unsentPacer) unsent(int64) int64 { return int64(n) }
 
+// warm is never.
+func (unsentPacer) warm(int) bool { return false }
+
+// testLoad is a load of workers sending src from start, paced by p.
+func testLoad(start time.Time, workers []*worker, p pacer, src *source) *load {
+	return &load{start: start, workers: workers, pacer: p, stop: newStopSignal(), src: src, tlsErr: new(firstError)}
+}
+
 // namedSource is a mix of requests named names, of weights.
 func namedSource(t *testing.T, weights []int, names ...string) *source {
 	t.Helper()
@@ -50,7 +58,7 @@ func TestReportByRequest(t *testing.T) {
 	w1.record(0, 200, classNone, 5*ms)
 	w1.record(0, 0, classReset, 0)
 	start := time.Date(2026, 11, 28, 19, 0, 0, 0, time.UTC)
-	r, err := report(start, start.Add(time.Second), []*worker{w0, w1}, unsentPacer(9), src)
+	r, err := testLoad(start, []*worker{w0, w1}, unsentPacer(9), src).report(start.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +102,7 @@ func TestReportOneRequest(t *testing.T) {
 	w, _ := fakeWorker(t, 0)
 	w.record(0, 200, classNone, time.Millisecond)
 	start := time.Now()
-	r, err := report(start, start, []*worker{w}, unsentPacer(2), namedSource(t, []int{1}, "default"))
+	r, err := testLoad(start, []*worker{w}, unsentPacer(2), namedSource(t, []int{1}, "default")).report(start)
 	if err != nil {
 		t.Fatal(err)
 	}

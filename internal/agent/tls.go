@@ -76,23 +76,25 @@ func readCAFile(name string) (*x509.CertPool, error) {
 	return roots, nil
 }
 
-// dial connects by deadline and completes the handshake by then too. A
-// failure that TLS itself found (the certificate was not verified, an alert,
-// not TLS at all, h2 not chosen) is a *tlsError, kept in d.first; a timeout
-// or a connection closed during the handshake stays what it is, as it would
-// be on any other read.
-func (d *tlsDialer) dial(deadline time.Time) (net.Conn, error) {
-	raw, err := d.tcp.dial(deadline)
+// dial connects by deadline, or until ctx ends, and completes the handshake
+// by then too. A failure that TLS itself found (the certificate was not
+// verified, an alert, not TLS at all, h2 not chosen) is a *tlsError, kept in
+// d.first; a timeout, a connection closed during the handshake or ctx's end
+// stays what it is, as it would be on any other read.
+func (d *tlsDialer) dial(ctx context.Context, deadline time.Time) (net.Conn, error) {
+	raw, err := d.tcp.dial(ctx, deadline)
 	if err != nil {
 		return nil, err
 	}
 	conn := tls.Client(raw, d.config)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	err = conn.HandshakeContext(ctx)
+	handshake, cancel := context.WithDeadline(ctx, deadline)
+	err = conn.HandshakeContext(handshake)
 	cancel()
 	if err != nil {
 		raw.Close()
-		if c := classify(err); c == classTimeout || c == classReset {
+		// A handshake cut short (ctx ended: a warm-up abandoned) says nothing
+		// of the server's TLS either.
+		if c := classify(err); c == classTimeout || c == classReset || ctx.Err() != nil {
 			return nil, err
 		}
 		return nil, d.failed(err)

@@ -9,7 +9,7 @@
 //	[--requests=N] [--concurrency=C] [--timeout=10s] [--duration=D]
 //	[--rate=R --duration=D | --rate-stages=D:R,... | --connection-stages=D:C,...]
 //	[--ca-file=F | --insecure] [--server-name=NAME] [--http2]
-//	[--start-file=F] [--start-timeout=10m] [--result-file=F]
+//	[--start-file=F] [--start-timeout=10m] [--stop-file=F] [--live-port=P] [--result-file=F]
 //
 // The plan has one request, named "default": --method, the URL's path, the
 // headers of --header (common headers, in their order) and a body, inline
@@ -36,6 +36,10 @@
 // stages' total duration, --requests capping the total if set. A flag per
 // model, rather than one --stages read by whether --rate is set, so that a
 // stage's target always means one thing.
+//
+// --start-file and --stop-file are the plan's start gate and stop file,
+// made absolute as the plan wants them; --live-port serves the snapshot
+// endpoint on that port.
 package flagplan
 
 import (
@@ -44,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -64,9 +69,9 @@ type Flags struct {
 	rateStages, connectionStages    string
 	caFile, serverName              string
 	insecure, http2                 bool
-	startFile, resultFile           string
+	startFile, stopFile, resultFile string
 	requests                        int64
-	concurrency, rate               int
+	concurrency, rate, livePort     int
 	timeout, duration, startTimeout time.Duration
 }
 
@@ -119,6 +124,8 @@ func Define(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&f.http2, "http2", false, "https: speak HTTP/2 (h2 by ALPN)")
 	fs.StringVar(&f.startFile, "start-file", "", "wait for an RFC 3339 start time in this file")
 	fs.DurationVar(&f.startTimeout, "start-timeout", runplan.DefaultStartTimeout, "longest wait for the start time")
+	fs.StringVar(&f.stopFile, "stop-file", "", "stop sending at the RFC 3339 instant this file comes to hold")
+	fs.IntVar(&f.livePort, "live-port", 0, "serve the load's results so far on this port (GET /snapshot, /metrics)")
 	fs.StringVar(&f.resultFile, "result-file", "", "write the compact result document here")
 	return f
 }
@@ -181,12 +188,28 @@ func (f *Flags) Plan() (runplan.Plan, error) {
 		return runplan.Plan{}, err
 	}
 	if f.startFile != "" {
-		plan.Start = &runplan.Start{File: f.startFile, Timeout: runplan.Duration(f.startTimeout)}
+		plan.Start = &runplan.Start{File: absolute(f.startFile), Timeout: runplan.Duration(f.startTimeout)}
+	}
+	if f.stopFile != "" {
+		plan.Stop = &runplan.Stop{File: absolute(f.stopFile)}
+	}
+	if set["live-port"] {
+		plan.Live = &runplan.Live{Port: f.livePort}
 	}
 	if err := plan.Validate(); err != nil {
 		return runplan.Plan{}, FlagError(err)
 	}
 	return plan, nil
+}
+
+// absolute is name made absolute from the working directory, as the plan
+// wants the files it polls; a name it cannot make so (no working
+// directory), as it is, for the plan to refuse.
+func absolute(name string) string {
+	if abs, err := filepath.Abs(name); err == nil {
+		return abs
+	}
+	return name
 }
 
 // load is the load model the flags ask for; set holds the names of the
@@ -313,6 +336,7 @@ var flagNames = strings.NewReplacer(
 	"load.open.duration", "--duration", "load.open.rate", "--rate",
 	"load.open.stages", "--rate-stages", "load.closed.stages", "--connection-stages",
 	"start.timeout", "--start-timeout", "start.file", "--start-file", "resultFile", "--result-file",
+	"stop.file", "--stop-file", "live.port", "--live-port",
 	"timeout", "--timeout",
 )
 

@@ -1,6 +1,8 @@
 package flagplan
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,10 @@ func TestParse(t *testing.T) {
 				f(p.Target.TLS)
 			}
 		})
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
@@ -179,6 +185,15 @@ func TestParse(t *testing.T) {
 		{"negative rate", with("--rate=-5", "--duration=1s"), out{Err: "--rate must be between 1 and"}},
 		{"nothing to stop", []string{"--url=http://web/"}, out{Err: "--requests or --duration is required"}},
 		{"negative start timeout", with("--start-file=/f", "--start-timeout=-1s"), out{Err: "--start-timeout must be > 0"}},
+		{"live and stop", with("--live-port=9090", "--stop-file=/etc/dilo/start/stop"), out{Plan: run(func(p *runplan.Plan) {
+			p.Live, p.Stop = &runplan.Live{Port: 9090}, &runplan.Stop{File: "/etc/dilo/start/stop"}
+		})}},
+		{"relative start and stop files", with("--start-file=at", "--stop-file=./dir/../stop"), out{Plan: run(func(p *runplan.Plan) {
+			p.Start = &runplan.Start{File: filepath.Join(wd, "at"), Timeout: runplan.Duration(10 * time.Minute)}
+			p.Stop = &runplan.Stop{File: filepath.Join(wd, "stop")}
+		})}},
+		{"live port zero", with("--live-port=0"), out{Err: "--live-port must be between 1 and 65535, got 0"}},
+		{"stop file empty", with("--stop-file="), out{Plan: run(nil)}},
 		{"negative requests", with("--requests=-1"), out{Err: "--requests must be >= 0"}},
 		{"bad duration", with("--duration=soon"), out{Err: `invalid value "soon" for flag -duration`}},
 	} {

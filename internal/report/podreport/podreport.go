@@ -23,7 +23,8 @@
 //
 // The full document is one line of JSON, for example
 //
-//	{"v":2,"start":"2026-11-28T19:00:00.1Z","end":"2026-11-28T19:01:00.1Z","requests":1000,"errors":3,
+//	{"v":2,"start":"2026-11-28T19:00:00.1Z","end":"2026-11-28T19:01:00.1Z","firstRequest":"2026-11-28T19:00:00.100041Z",
+//	 "requests":1000,"errors":3,
 //	 "errorsByClass":{"tls":1,"timeout":2},"codes":{"200":997},"bytesReceived":123456,"latency":"CAHk...",
 //	 "tlsError":"tls: failed to verify certificate: x509: certificate signed by unknown authority",
 //	 "byRequest":[{"name":"list","requests":800,"errors":2,"errorsByClass":{"timeout":2},"codes":{"200":798},"latency":"CAHk..."},
@@ -33,7 +34,14 @@
 // after "v". latency is a histogram.Histogram in its text form. In a full
 // document the byRequest entries add up to the totals exactly: requests,
 // errors, errors by class and codes key by key, and their histograms merge
-// into the totals' histogram.
+// into the totals' histogram. firstRequest, when the pod sent its first
+// request, lies between start and end; it is absent when the pod sent none.
+//
+// A third use of the full document: a live snapshot ("live":true), which the
+// agent serves while its load runs (runplan.Live). It is the report of what
+// was sent so far, end being when it was taken; from one snapshot to the next
+// every counter and histogram only grows. Its checks are the final
+// document's.
 //
 // Bounds. Encode guarantees at most MaxEncodedLen bytes whatever the run, in
 // two deterministic steps:
@@ -81,7 +89,7 @@ const (
 	// MaxFullLen is the most bytes EncodeFull returns, and so what the manager
 	// must be ready to read from a pod's log. A maximal full document (the
 	// totals and MaxRequests entries, each with every histogram bucket filled
-	// and all 500 status codes) takes at most 5,997,618 bytes, so 6 MiB holds
+	// and all 500 status codes) takes at most 5,997,678 bytes, so 6 MiB holds
 	// any report the agent can write. It stays well below the kubelet's default
 	// containerLogMaxSize (10 MiB), so that the document and the agent's few
 	// other lines never make the kubelet rotate the log it is read from. A
@@ -144,8 +152,9 @@ type Report struct {
 	// none): the run's start skew is the spread of its pods' first requests.
 	FirstRequest time.Time `json:"firstRequest,omitzero"`
 	// Live says the report is a snapshot of a load still going (the agent's
-	// snapshot endpoint): End is when it was taken, and every counter and
-	// histogram only grows from one snapshot to the next.
+	// snapshot endpoint): End is when it was taken, every counter and
+	// histogram only grows from one snapshot to the next, and no request is
+	// counted as dropped (that is known only once the load is over).
 	Live bool `json:"live,omitempty"`
 	// Requests is how many requests the pod attempted: Errors of them failed
 	// (no response, or a status outside 200-399).
@@ -250,7 +259,7 @@ func (r Report) prepare() (Report, error) {
 		r.Latency = histogram.New(histogram.DefaultPrecision)
 	}
 	r.Version = Version
-	r.Start, r.End = r.Start.UTC(), r.End.UTC()
+	r.Start, r.End, r.FirstRequest = r.Start.UTC(), r.End.UTC(), r.FirstRequest.UTC()
 	r.TLSError = cleanTLSError(r.TLSError)
 	if err := r.validate(); err != nil {
 		return Report{}, fmt.Errorf("failed to encode report: %w", err)
@@ -335,10 +344,10 @@ func decode(msg string) (Report, error) {
 	if r.Version != Version {
 		return Report{}, fmt.Errorf("report version %d, want %d", r.Version, Version)
 	}
-	if r.Start.Location() != time.UTC || r.End.Location() != time.UTC {
+	if r.Start.Location() != time.UTC || r.End.Location() != time.UTC || r.FirstRequest.Location() != time.UTC {
 		// Encode writes UTC; an offset could put a time outside the years
 		// JSON writes once converted back.
-		return Report{}, errors.New(`report start and end must be in UTC ("Z")`)
+		return Report{}, errors.New(`report start, end and firstRequest must be in UTC ("Z")`)
 	}
 	if r.Latency == nil {
 		return Report{}, errors.New(`report has no "latency" histogram`)
@@ -375,6 +384,9 @@ func (r Report) validate() error {
 	}
 	if r.End.Before(r.Start) {
 		return fmt.Errorf("end %s before start %s", r.End, r.Start)
+	}
+	if f := r.FirstRequest; !f.IsZero() && (f.Before(r.Start) || f.After(r.End)) {
+		return fmt.Errorf("firstRequest %s outside start %s and end %s", f, r.Start, r.End)
 	}
 	if err := checkCounts(r.Requests, r.Errors, r.ErrorsByClass, r.Codes, r.Latency, r.Compact); err != nil {
 		return err

@@ -77,6 +77,18 @@ func sampleMixAt(p int) Report {
 	}
 }
 
+// live is r as a live snapshot whose first request was sent 41µs after the start.
+func live(r Report) Report {
+	r.Live = true
+	return firstAt(r, r.Start.Add(41*time.Microsecond))
+}
+
+// firstAt is r with its first request at at.
+func firstAt(r Report, at time.Time) Report {
+	r.FirstRequest = at
+	return r
+}
+
 // TestEncodeParseRoundTrip: each form parses back to what it holds, and
 // starts with DocumentPrefix.
 func TestEncodeParseRoundTrip(t *testing.T) {
@@ -92,6 +104,11 @@ func TestEncodeParseRoundTrip(t *testing.T) {
 		{"compact of a mix drops byRequest", sampleMix(), false, totalsOnly(sampleMix()), ""},
 		{"full of a mix", sampleMix(), true, sampleMix(), "\r\n"},
 		{"full of one request", sample(), true, sample(), ""},
+		{"compact keeps firstRequest and live", live(sample()), false, totalsOnly(live(sample())), ""},
+		{"full keeps firstRequest and live", live(sampleMix()), true, live(sampleMix()), ""},
+		{"first request at the start", firstAt(sample(), t0), true, firstAt(sample(), t0), ""},
+		{"first request at the end", firstAt(sample(), t0.Add(time.Minute)), false, totalsOnly(firstAt(sample(), t0.Add(time.Minute))), ""},
+		{"first request written in UTC", firstAt(sample(), t0.Add(time.Second).In(time.FixedZone("CET", 3600))), true, firstAt(sample(), t0.Add(time.Second)), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			encode, parse := tc.in.Encode, Parse
@@ -163,7 +180,7 @@ func compactLenBound(t *testing.T) int {
 	t.Helper()
 	empty := histogram.New(2)
 	b, err := marshal(Report{
-		Version: Version, Compact: true, Start: maxTime, End: maxTime,
+		Version: Version, Compact: true, Start: maxTime, End: maxTime, FirstRequest: maxTime, Live: true,
 		Requests: math.MaxInt64, Errors: math.MaxInt64, ErrorsByClass: allClasses(math.MaxInt64),
 		BytesReceived: math.MaxInt64, Latency: empty, TLSError: maxTLSError,
 	})
@@ -183,7 +200,7 @@ func fullLenBound(t *testing.T) int {
 	t.Helper()
 	empty := histogram.New(fullPrecision)
 	r := Report{
-		Version: Version, Start: maxTime, End: maxTime,
+		Version: Version, Start: maxTime, End: maxTime, FirstRequest: maxTime, Live: true,
 		Requests: math.MaxInt64, Errors: math.MaxInt64, ErrorsByClass: allClasses(math.MaxInt64), Codes: allCodes(math.MaxInt64),
 		BytesReceived: math.MaxInt64, Latency: empty, TLSError: maxTLSError,
 	}
@@ -486,6 +503,11 @@ func TestParseErrors(t *testing.T) {
 		{"histogram count", edit(`"200":995`, `"200":994`), "requests 1000 != 997"},
 		{"not UTC", edit(`19:00:00.123456789Z`, `20:00:00.123456789+01:00`), "UTC"},
 		{"tlsError without tls errors", edit(`"latency":`, `"tlsError":"tls: bad","latency":`), `tlsError set without errors of class "tls"`},
+		{"first request before start", edit(`"end":`, `"firstRequest":"2026-11-28T19:00:00.123456788Z","end":`),
+			"firstRequest 2026-11-28 19:00:00.123456788 +0000 UTC outside start 2026-11-28 19:00:00.123456789 +0000 UTC and end 2026-11-28 19:01:00.123456789 +0000 UTC"},
+		{"first request after end", edit(`"end":`, `"firstRequest":"2026-11-28T19:01:00.12345679Z","end":`), "firstRequest 2026-11-28 19:01:00.12345679 +0000 UTC outside start"},
+		{"first request not UTC", edit(`"end":`, `"firstRequest":"2026-11-28T20:00:01+01:00","end":`), `report start, end and firstRequest must be in UTC ("Z")`},
+		{"live not a bool", edit(`"requests":`, `"live":1,"requests":`), "cannot unmarshal number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(tc.msg)
@@ -555,6 +577,8 @@ func TestParseFullErrors(t *testing.T) {
 			r.ErrorsByClass = map[string]int64{ClassTimeout: 3}
 			r.ByRequest[1].ErrorsByClass = map[string]int64{ClassTimeout: 1}
 		}, `tlsError set without errors of class "tls"`, false},
+		{"first request before start", func(r *Report) { r.FirstRequest = r.Start.Add(-time.Nanosecond) }, "firstRequest 2026-11-28 19:00:00.123456788 +0000 UTC outside start", false},
+		{"first request after end", func(r *Report) { r.Live, r.FirstRequest = true, r.End.Add(time.Nanosecond) }, "firstRequest 2026-11-28 19:01:00.12345679 +0000 UTC outside start", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := sampleMix()
@@ -644,6 +668,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("{}")
 	f.Add(`{"v":2,"compact":true,"latency":"CAAA"}`)
 	f.Add(`{"v":2,"compact":true,"requests":1,"codes":{"200":1},"latency":"CAEBAQE"}`)
+	f.Add(`{"v":2,"compact":true,"start":"2026-11-28T19:00:00Z","end":"2026-11-28T19:00:01Z","firstRequest":"2026-11-28T19:00:00.5Z","live":true,"latency":"CAAA"}`)
 	f.Fuzz(func(t *testing.T, msg string) {
 		r, err := Parse(msg)
 		if err != nil {
@@ -673,6 +698,7 @@ func FuzzParseFull(f *testing.F) {
 	f.Add("")
 	f.Add(`{"v":2,"latency":"CAAA","byRequest":[{"name":"a","latency":"CAAA"}]}`)
 	f.Add(`{"v":2,"requests":1,"codes":{"200":1},"latency":"CAEBAQE","byRequest":[{"name":"a","requests":1,"codes":{"200":1},"latency":"CAEBAQE"}]}`)
+	f.Add(`{"v":2,"start":"2026-11-28T19:00:00Z","end":"2026-11-28T19:00:01Z","firstRequest":"2026-11-28T19:00:01Z","live":true,"latency":"CAAA"}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		r, err := ParseFull(doc)
 		if err != nil {

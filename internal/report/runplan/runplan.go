@@ -16,7 +16,8 @@
 //	              "headers":[{"name":"Content-Type","value":"application/json"}],
 //	              "body":{"file":"/etc/dilo/values/2"}}],
 //	 "load":{"open":{"concurrency":4,"stages":[{"duration":"1m0s","target":200},{"duration":"5m0s","target":200}]}},
-//	 "timeout":"10s","start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log"}
+//	 "timeout":"10s","start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log",
+//	 "live":{"port":9090},"stop":{"file":"/etc/dilo/start/stop"}}
 //
 // Durations are strings as time.ParseDuration reads them. Exactly one of
 // load.closed and load.open is set. Values that may be secret never appear in a
@@ -34,6 +35,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -114,10 +116,10 @@ type Live struct {
 	Port int `json:"port"`
 }
 
-// Stop is the stop file: once it holds an RFC 3339 instant (the pod's
-// example.org/stop-at annotation, projected by the downward API), the agent
-// stops sending at that instant, or at once if it has passed, and reports
-// what it sent.
+// Stop is the stop file, an absolute path: once it holds an RFC 3339 instant
+// (the pod's example.org/stop-at annotation, projected by the downward API),
+// the agent stops sending at that instant, or at once if it has passed, and
+// reports what it sent.
 type Stop struct {
 	File string `json:"file"`
 }
@@ -235,8 +237,8 @@ func (l Load) Concurrency() int {
 	return 0
 }
 
-// Start is the start gate: the agent waits until File holds an RFC 3339
-// instant, at most Timeout, then until that instant.
+// Start is the start gate: the agent waits until File (an absolute path)
+// holds an RFC 3339 instant, at most Timeout, then until that instant.
 type Start struct {
 	File    string   `json:"file"`
 	Timeout Duration `json:"timeout"`
@@ -350,7 +352,7 @@ func (p Plan) Validate() error {
 		return invalid("timeout", "must be in (0, %v], got %v", maxTimeout, time.Duration(p.Timeout))
 	}
 	if s := p.Start; s != nil {
-		if err := validateFile(s.File, "start.file"); err != nil {
+		if err := validateInstantFile(s.File, "start.file"); err != nil {
 			return err
 		}
 		if s.Timeout <= 0 {
@@ -359,6 +361,14 @@ func (p Plan) Validate() error {
 	}
 	if len(p.ResultFile) > maxFileLen {
 		return invalid("resultFile", "must be at most %d bytes, got %d", maxFileLen, len(p.ResultFile))
+	}
+	if l := p.Live; l != nil && (l.Port < 1 || l.Port > 65535) {
+		return invalid("live.port", "must be between 1 and 65535, got %d", l.Port)
+	}
+	if s := p.Stop; s != nil {
+		if err := validateInstantFile(s.File, "stop.file"); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -511,6 +521,21 @@ func CheckHeaderValue(b []byte) (string, error) {
 func validateFile(name, field string) error {
 	if name == "" || len(name) > maxFileLen {
 		return invalid(field, "must be a file name of 1 to %d bytes, got %d", maxFileLen, len(name))
+	}
+	return nil
+}
+
+// validateInstantFile checks the name of a file the agent polls for an
+// instant (the start and stop files, annotations the downward API projects):
+// an absolute path as path.Clean writes it. The agent reads it again and
+// again while it runs, from whatever its working directory is, so a relative
+// or roundabout name could only be a mistake.
+func validateInstantFile(name, field string) error {
+	if err := validateFile(name, field); err != nil {
+		return err
+	}
+	if !path.IsAbs(name) || path.Clean(name) != name {
+		return invalid(field, "must be an absolute path without . or .. elements, repeated or final slashes, got %q", name)
 	}
 	return nil
 }

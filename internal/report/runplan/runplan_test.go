@@ -20,6 +20,8 @@ func valid() Plan {
 		Timeout:    Duration(10 * time.Second),
 		Start:      &Start{File: "/etc/dilo/start/at", Timeout: Duration(DefaultStartTimeout)},
 		ResultFile: "/dev/termination-log",
+		Live:       &Live{Port: 9090},
+		Stop:       &Stop{File: "/etc/dilo/start/stop"},
 	}
 }
 
@@ -34,7 +36,8 @@ func TestEncodeParse(t *testing.T) {
 		`"target":{"address":"10.96.0.7:8080","host":"web.team-a.svc:8080"},` +
 		`"requests":[{"name":"default","weight":1,"method":"GET","path":"/api?q=1"}],` +
 		`"load":{"open":{"rate":200,"duration":"1m30s","concurrency":4}},"timeout":"10s",` +
-		`"start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log"}`
+		`"start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log",` +
+		`"live":{"port":9090},"stop":{"file":"/etc/dilo/start/stop"}}`
 	if diff := cmp.Diff(want, string(doc)); diff != "" {
 		t.Errorf("Encode (-want +got):\n%s", diff)
 	}
@@ -139,6 +142,24 @@ func TestParse(t *testing.T) {
 			p.Load = Load{Closed: &Closed{Concurrency: 8, Stages: []Stage{{Duration: Duration(time.Minute), Target: 9}}}}
 		}), "load.closed.stages[0].target", "between 0 and 8"},
 		{"long result file", enc(func(p *Plan) { p.ResultFile = "/" + strings.Repeat("a", 1024) }), "resultFile", "at most 1024"},
+		{"start relative", enc(func(p *Plan) { p.Start.File = "start/at" }), "start.file", `must be an absolute path without . or .. elements, repeated or final slashes, got "start/at"`},
+		{"start not clean", enc(func(p *Plan) { p.Start.File = "/etc/dilo/../start/at" }), "start.file", "must be an absolute path"},
+		{"no live, no stop", enc(func(p *Plan) { p.Live, p.Stop = nil, nil }), "", ""},
+		{"live lowest port", enc(func(p *Plan) { p.Live.Port = 1 }), "", ""},
+		{"live highest port", enc(func(p *Plan) { p.Live.Port = 65535 }), "", ""},
+		{"live port zero", enc(func(p *Plan) { p.Live.Port = 0 }), "live.port", "must be between 1 and 65535, got 0"},
+		{"live port too high", enc(func(p *Plan) { p.Live.Port = 65536 }), "live.port", "must be between 1 and 65535, got 65536"},
+		{"live port negative", enc(func(p *Plan) { p.Live.Port = -1 }), "live.port", "got -1"},
+		{"live port as string", strings.Replace(enc(func(*Plan) {}), `"port":9090`, `"port":"9090"`, 1), "", "cannot unmarshal string"},
+		{"live unknown field", strings.Replace(enc(func(*Plan) {}), `"port":9090`, `"port":9090,"pprof":true`, 1), "", `unknown field "pprof"`},
+		{"stop without file", enc(func(p *Plan) { p.Stop.File = "" }), "stop.file", "must be a file name of 1 to 1024 bytes, got 0"},
+		{"stop long file", enc(func(p *Plan) { p.Stop.File = "/" + strings.Repeat("a", 1024) }), "stop.file", "must be a file name of 1 to 1024 bytes, got 1025"},
+		{"stop relative", enc(func(p *Plan) { p.Stop.File = "stop" }), "stop.file", `must be an absolute path without . or .. elements, repeated or final slashes, got "stop"`},
+		{"stop dot", enc(func(p *Plan) { p.Stop.File = "/etc/dilo/./stop" }), "stop.file", "must be an absolute path"},
+		{"stop dot dot", enc(func(p *Plan) { p.Stop.File = "/etc/dilo/start/../../stop" }), "stop.file", "must be an absolute path"},
+		{"stop double slash", enc(func(p *Plan) { p.Stop.File = "/etc//stop" }), "stop.file", "must be an absolute path"},
+		{"stop final slash", enc(func(p *Plan) { p.Stop.File = "/etc/dilo/start/" }), "stop.file", "must be an absolute path"},
+		{"stop root", enc(func(p *Plan) { p.Stop.File = "/" }), "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))
@@ -179,8 +200,10 @@ func TestLargestPlanFits(t *testing.T) {
 	p.Target.Host = strings.Repeat(strings.Repeat("a", 61)+".", 4) + ":65535" // 254 bytes
 	p.Requests[0].Path = "/" + strings.Repeat("\"", maxPathLen-1)             // JSON writes \", 2 bytes
 	p.Requests[0].Method = strings.Repeat("A", maxMethodLen)
-	p.Start.File = strings.Repeat("\x01", maxFileLen) // JSON writes \u0001, 6 bytes
+	p.Start.File = "/" + strings.Repeat("\x01", maxFileLen-1) // JSON writes \u0001, 6 bytes
 	p.ResultFile = strings.Repeat("\x01", maxFileLen)
+	p.Live.Port = 65535
+	p.Stop.File = p.Start.File
 	if _, err := p.Encode(); err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +217,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(`{"version":"dilo.example.org/runplan/v2","target":{"address":"web.ns.svc.cluster.local.:80","host":"web.ns.svc"},"requests":[{"name":"a","weight":1,"method":"HEAD","path":"/"}],"load":{"closed":{"concurrency":1,"requests":100}},"timeout":"10s"}`)
 	f.Add(`{"version":"dilo.example.org/runplan/v2","target":{"address":"[::1]:80","host":"web\r\nX: y","tls":{"serverName":"web","caFile":"/ca","http2":true}},"headers":[{"name":"X","file":"/f"}],"requests":[{"name":"a","weight":3,"method":"POST","path":"/","body":{"text":"{}"}},{"name":"b","weight":1,"method":"GET","path":"/b","headers":[{"name":"Y","value":"1"}]}],"load":{"closed":{"concurrency":64,"duration":"5s"}},"timeout":"1s"}`)
 	f.Add(`{"version":"dilo.example.org/runplan/v2","load":{"open":{"concurrency":1,"stages":[{"duration":"1s","target":5},{"duration":"0s","target":0}]}}}`)
+	f.Add(`{"version":"dilo.example.org/runplan/v2","target":{"address":"10.0.0.1:80","host":"web"},"requests":[{"name":"a","weight":1,"method":"GET","path":"/"}],"load":{"closed":{"concurrency":1,"requests":1}},"timeout":"1s","live":{"port":65535},"stop":{"file":"/etc/dilo/start/stop"}}`)
+	f.Add(`{"version":"dilo.example.org/runplan/v2","target":{"address":"10.0.0.1:80","host":"web"},"requests":[{"name":"a","weight":1,"method":"GET","path":"/"}],"load":{"closed":{"concurrency":1,"requests":1}},"timeout":"1s","live":{"port":0},"stop":{"file":"/etc/../stop"}}`)
 	f.Add(`{"version":1}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		p, err := Parse([]byte(doc))
