@@ -627,7 +627,8 @@ type LoadTestStatus struct {
 
 	// results are the current run's results, merged exactly across its pods. They are
 	// computed once, when every pod succeeded, from the pods' termination messages, and
-	// kept when a threshold is broken.
+	// kept when a threshold is broken, or when the run was stopped early (then they are
+	// what the pods sent until they stopped).
 	// +optional
 	Results *Results `json:"results,omitempty"`
 
@@ -666,7 +667,7 @@ type LoadTestStatus struct {
 	// ImagePullFailed, ContainerCreateFailed, OOMKilled, Evicted, PodDeleted, PodFailed,
 	// DeadlineExceeded, ServiceNotFound, ExternalNameService, ServicePortNotFound,
 	// ServiceWithoutSelector, ForeignEndpoints, TargetChanged, LimitExceeded,
-	// ResultUnreadable, ThresholdBroken, PodRejected. Queued, only when the manager caps
+	// ResultUnreadable, ThresholdBroken, TLSFailed, PodRejected, Stopped. Queued, only when the manager caps
 	// how many runs execute at once in the namespace: True (reason Queued) while the run
 	// waits, pending and without pods, for a free slot, its message naming the runs
 	// running and those ahead of it in the queue; False (reason Admitted) once it started.
@@ -885,6 +886,27 @@ type RunRecord struct {
 // the merged results break spec.thresholds (ThresholdBroken). The pods of a failed
 // run that still run are deleted; ended pods are kept for their logs until the next
 // run or the LoadTest's deletion, or until spec.ttlSecondsAfterFinished has passed.
+//
+// Progress: while a run executes, the manager reads every agent's results so far
+// (port 9090, named live) every few seconds and writes them, merged, in
+// status.progress, which `kubectl get ld` shows, and the run's timeline in the
+// ConfigMap <name>-timeline-<run>; once the run ended with results, status.progress
+// holds its final figures.
+//
+// Stopping a run: a new value of the annotation example.org/stop (kubectl annotate
+// loadtest NAME example.org/stop="$(date -Is)" --overwrite) stops the current run; so
+// does a limit of spec.thresholds.abort broken while it executes (ThresholdBroken). A
+// run whose pods have not started sending ends at once, without results; otherwise its
+// pods get the annotation example.org/stop-at, their agents stop sending within seconds
+// and report, and the run ends failed, reason Stopped or ThresholdBroken, with the
+// results they sent in status.results. The value acted on is kept in
+// status.lastHandledStop: a value seen before, or one set while no run is going, stops
+// nothing. The deadline still applies while the pods stop.
+//
+// History: status.history keeps a record of each of the last spec.historyLimit runs
+// (10 by default) that ended, or that a spec edit replaced before they ended (reason
+// Replaced), oldest first: its times, state, reason and main figures, and the name of
+// its timeline ConfigMap, which is deleted once its record is pruned.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

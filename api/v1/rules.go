@@ -235,3 +235,11 @@ func (t *TestSpec) ValueRefs() []ValueRef {
 	})
 	return refs
 }
+
+// TimelineName is the name of the ConfigMap that holds the timeline of a LoadTest's run:
+// the manager writes it while the run executes, labelled as the run's pods are (without
+// the replica) and owned by the LoadTest, and deletes it once the run is neither current
+// nor in status.history.
+func TimelineName(loadTest string, run int64) string {
+	return loadTest + "-timeline-" + strconv.FormatInt(run, 10)
+}

@@ -164,7 +164,7 @@ func TestPrinterColumns(t *testing.T) {
 		resource string
 		want     []string
 	}{
-		{"loadtests", []string{"Name", "State", "Replicas", "Children", "Requests", "Errors", "P99", "Age"}},
+		{"loadtests", []string{"Name", "State", "Replicas", "Children", "Requests", "RPS", "Errors", "P99", "Age"}},
 		{"simpledeployments", []string{"Name", "Sleepytime", "Children", "Age"}},
 	}
 	for _, tc := range cases {

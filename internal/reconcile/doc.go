@@ -9,25 +9,79 @@
 // <loadtest>-<run>-<replica>, so creating them again is harmless: a manager restarted
 // at any moment finds the run in status and its pods by name, and neither duplicates a
 // pod nor loses the run. Reconcile is a list of named steps (see
-// LoadTestReconciler.Reconcile): start a run when the generation changed, delete the
-// pods of older runs and wait until they are gone, create the run's missing pods while
-// it is pending, assess the pods (fail fast), open the start gate, collect the results,
-// stop a failed run's pods. Status is computed from what the steps observed and
-// patched once, at the end, by a deferred merge patch with an optimistic lock; an
-// Event is recorded on every state transition after that patch succeeded.
+// LoadTestReconciler.Reconcile, which lists them). Status is computed from what the
+// steps observed and patched once, at the end, by a deferred merge patch with an
+// optimistic lock; an Event is recorded on every state transition after that patch
+// succeeded. Every change of a LoadTest is reconciled, its metadata and status
+// included: an annotation stops a run, and the poller's status.stopping must reach the
+// pods at once.
 //
 // # Synchronised start
 //
-// Every load-generator pod mounts a downward-API volume that projects two of its
+// Every load-generator pod mounts a downward-API volume that projects three of its
 // annotations into /etc/dilo/start: example.org/run-plan, set when the pod is created,
-// into plan, the agent's run plan (internal/report/runplan: target, load, timeout, start
-// and result files; the agent's only argument is --plan-file), and example.org/start-at
-// into at. The agent waits until at (the plan's start.file) holds an RFC 3339 instant,
-// then until that instant. The file stays empty while the annotation is absent. Once every pod of the run is Running, the controller
-// sets the annotation on all of them to the same instant, now + StartDelaySeconds (5s:
-// the time kubelets need to update the projected file), so that all pods start sending
-// together. If the annotation is already on some pods (the manager stopped halfway
-// through setting it), their value is copied to the others.
+// into plan, the agent's run plan (internal/report/runplan: target, load, timeout,
+// start, stop and result files, the live port; the agent's only argument is
+// --plan-file), example.org/start-at into at and example.org/stop-at into stop. The
+// agent waits until at (the plan's start.file) holds an RFC 3339 instant, then until
+// that instant. The file stays empty while the annotation is absent. Once every pod of
+// the run is Running, the controller sets the annotation on all of them to the same
+// instant, now + StartDelaySeconds (5s: the time kubelets need to update the projected
+// file), so that all pods start sending together, and records it in
+// status.sendStartTime once all of them carry it. If the annotation is already on some
+// pods (the manager stopped halfway through setting it), their value is copied to the
+// others; once status.sendStartTime is set, it is the instant, whatever the cache shows
+// of the pods. Pods are annotated with an optimistic lock, so that a reconcile that read
+// them before the previous one annotated them writes nothing, and the StartGateOpened
+// Event is recorded by the reconcile that recorded status.sendStartTime alone: once.
+//
+// Every agent also serves its results so far on the live port (api/v1.PortLive),
+// which the manager's poller (internal/progress) reads to write status.progress and
+// the run's timeline while the run executes. Once a run ended with results,
+// status.progress holds its final figures.
+//
+// # Stopping a run
+//
+// A run is stopped early by a user, with a new value of the LoadTest's example.org/stop
+// annotation (one that is not status.lastHandledStop), or by the poller, which sets
+// status.stopping (reason ThresholdBroken) when a live threshold of
+// spec.thresholds.abort breaks. A new annotation value is always recorded in
+// status.lastHandledStop, so that it is acted on once; it stops the run only if the run
+// is pending or executing (status.stopping, reason Stopped, the message naming the
+// value), and is a no-op, with a StopIgnored Event, for a run that already ended. Both
+// stops then take the same path, from status.stopping:
+//   - a run whose pods have not started sending (pending, queued, its start gate not
+//     open, or its start-at instant not come) ends at once: failed with the stop's
+//     reason, without results; its running pods are deleted, as a failed run's are;
+//   - otherwise every pod of the run that still runs gets the example.org/stop-at
+//     annotation, the same RFC 3339 instant on all (stopping.time, or the instant a pod
+//     carries already), with an optimistic lock as for the start gate, and a Stopping
+//     Event the first time; the agents stop sending then and exit normally with their
+//     results so far. Once every pod succeeded, the results are merged as usual and the
+//     run ends failed with the stop's reason and message, the results' totals added,
+//     and status.results set: the partial results are not judged against the
+//     thresholds. Unreadable results or TLS failures keep their own reasons. A run
+//     whose pods had all ended before the stop took effect also ends with the stop's
+//     reason, the message saying so, since it was asked for.
+//
+// A pod that breaks meanwhile, and the deadline, still fail the run with their own
+// reasons: a stop does not extend the run.
+//
+// # History
+//
+// When a run ends, finished or failed, a record of it (run, spec hash, times, state,
+// its Complete or Failed condition's reason, and the requests, rate, error ratio, p50
+// and p99 of its results, or of its last progress without results) is appended to
+// status.history; when a spec edit replaces a run that had not ended, its record has
+// reason Replaced and the state it was in. A record names the run's timeline when the
+// poller made one: the ConfigMap <loadtest>-timeline-<run>, labelled as the run's pods
+// are and owned by the LoadTest. The history keeps the last spec.historyLimit records
+// (10 by default), oldest first, one per run; a new run keeps it, and the last stop
+// value handled. When records are pruned (a run ended, or the limit was lowered), or a
+// new run started, the LoadTest's timelines of runs neither current nor in the history
+// are deleted, after the status patch, listed live by their labels (the manager caches
+// no ConfigMap) and each with a UID precondition. Editing spec.historyLimit never
+// starts a new run.
 //
 // # Failing fast
 //
@@ -42,8 +96,11 @@
 // manager's policy allows, when its Service changes while it goes (see below), when the
 // API server refuses one of its pods as
 // invalid or forbidden (PodRejected: a bad spec.podTemplate, Pod Security, a
-// ResourceQuota), or when its results are unreadable or break a threshold. When a run
-// fails, its pods that are still running are deleted; its ended pods are kept for their
+// ResourceQuota), when its results are unreadable or break a threshold, or when it is
+// stopped (see Stopping a run). When a run
+// fails, its pods that are still running are deleted, once the status patch that
+// records the failure succeeded (a failure decided from a stale LoadTest is dropped
+// with its patch, and decided again); its ended pods are kept for their
 // logs until the next run or the LoadTest's deletion.
 //
 // # The target
@@ -68,7 +125,7 @@
 // stays, with its results. With spec.ttlDeletesLoadTest as well, the LoadTest itself is
 // deleted instead (the garbage collector deletes its pods). A requeue is scheduled for
 // the instant the TTL passes: no polling. The TTL fields are left out of the run spec
-// hash, so editing them never starts a new run.
+// hash (api/v1.RunSpec), as spec.historyLimit is, so editing them never starts a new run.
 //
 // # Pod template
 //

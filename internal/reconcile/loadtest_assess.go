@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
 	"github.com/dilo-operator/dilo/internal/report"
@@ -170,9 +171,11 @@ func deadline(start time.Time, d time.Duration, now time.Time) (exceeded bool, l
 
 // startGate decides the synchronised start: once every pod of the run is Running, the
 // instant all of them start at, and the pods that do not carry it yet. The instant is
-// the one already set on a pod, if any (a gate opened halfway), else now + delay.
-// It returns "" while some pod is not Running.
-func startGate(names []string, pods map[string]*corev1.Pod, now time.Time, delay time.Duration) (at string, missing []string) {
+// sent, status.sendStartTime, once recorded: a reconcile that reads pods the cache has
+// not updated yet must give them the instant the others got, never a new one. Before
+// that, it is the one already set on a pod, if any (a gate opened halfway, its status
+// not recorded), else now + delay. It returns "" while some pod is not Running.
+func startGate(names []string, pods map[string]*corev1.Pod, sent *metav1.Time, now time.Time, delay time.Duration) (at string, missing []string) {
 	for _, name := range names {
 		pod, ok := pods[name]
 		if !ok || pod.Status.Phase != corev1.PodRunning {
@@ -182,8 +185,11 @@ func startGate(names []string, pods map[string]*corev1.Pod, now time.Time, delay
 			at = v
 		}
 	}
-	if at == "" {
-		at = now.Add(delay).UTC().Format(time.RFC3339)
+	switch {
+	case sent != nil:
+		at = formatStartAt(sent.Time)
+	case at == "":
+		at = formatStartAt(now.Add(delay))
 	}
 	for _, name := range names {
 		if pods[name].Annotations[dilov1.AnnotationStartAt] != at {
@@ -192,6 +198,10 @@ func startGate(names []string, pods map[string]*corev1.Pod, now time.Time, delay
 	}
 	return at, missing
 }
+
+// formatStartAt writes a start-at instant as the annotation holds it: RFC 3339 in UTC,
+// to the second, as status.sendStartTime stores it.
+func formatStartAt(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // podResults are what a run's pods left of their results: the logs the manager could
 // read (the full document is their last line), by pod name, and the pods themselves

@@ -60,12 +60,17 @@ type LoadTestReconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;create;update;patch;delete
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the reconciler with mgr: it watches LoadTests, the pods
-// they control, and the Services (and their EndpointSlices) they send to.
+// they control, and the Services (and their EndpointSlices) they send to. Every change
+// of a LoadTest is reconciled, not only those of its spec: the example.org/stop
+// annotation stops a run, and status.stopping, which the poller sets when a live
+// threshold breaks, must reach the run's pods at once. It watches no ConfigMap: the
+// timelines are read and deleted live, when a run ends or is pruned from the history.
 func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Policy.MaxReplicas == 0 {
 		r.Policy = policy.Default()
@@ -152,14 +157,23 @@ type runScope struct {
 	// stale counts the pods of older runs (or of an earlier LoadTest of the same
 	// name) that still exist; the run waits for them to be gone.
 	stale int
+	// stopIgnored is set when this reconcile handled a stop asked of a run that had
+	// ended; stopComplete when the run being stopped had ended before its pods were
+	// told (see decideStop).
+	stopIgnored  bool
+	stopComplete bool
+	// pruneTimelines is set when the timelines of runs that are neither current nor in
+	// the history may be left to delete: a new run started, or records were pruned.
+	pruneTimelines bool
+	// stopPods is set when the run failed in this reconcile: its running pods are
+	// deleted once the failure is recorded.
+	stopPods bool
 	// assessment is what the run's pods say, once assessed; failure is why the run
 	// failed.
 	assessed   bool
 	assessment runAssessment
 	failure    *failure
 	results    *dilov1.Results
-	// gateOpened is the start-at instant this reconcile set.
-	gateOpened string
 	// requeueAfter is when an ended run's ttlSecondsAfterFinished passes; expired is
 	// how many of its pods this reconcile deleted for it, and deleted is set when it
 	// deleted the LoadTest itself.
@@ -176,19 +190,26 @@ type step struct {
 
 // Reconcile moves a LoadTest's run along. The steps, in order:
 //
-//  1. startRun: a new generation starts a new run, from pending.
-//  2. deleteStalePods: delete the pods of older runs; wait until they are gone.
-//  3. stopEndedRun: a finished or failed run is the record; only its running pods
+//  1. startRun: a new generation starts a new run, from pending; the run it replaces
+//     goes into the history.
+//  2. takeStopRequest: a new value of the example.org/stop annotation stops the run,
+//     if it is going (status.stopping).
+//  3. deleteStalePods: delete the pods of older runs; wait until they are gone.
+//  4. stopEndedRun: a finished or failed run is the record; only its running pods
 //     are stopped (failed run), and, once spec.ttlSecondsAfterFinished has passed,
 //     its pods (or the LoadTest) deleted. Nothing else happens until the spec changes.
-//  4. admitRun, createPods: while pending, wait in the namespace's queue for a free
-//     slot when MaxRunningPerNamespace caps the runs (see admitRun); then resolve the
-//     Service and create the missing pods.
-//  5. assessPods: fail fast on a broken pod or the deadline; see assessRun.
-//  6. checkTarget: fail a run whose Service is no longer the one it started with.
-//  7. openStartGate: once every pod runs, set the same start-at on all of them.
-//  8. collectResults: once every pod succeeded, merge their results, check thresholds.
-//  9. stopFailedRun: delete the running pods of a run that failed.
+//  5. admitRun, createPods: while pending and not being stopped, wait in the
+//     namespace's queue for a free slot when MaxRunningPerNamespace caps the runs (see
+//     admitRun); then resolve the Service and create the missing pods.
+//  6. assessPods: fail fast on a broken pod or the deadline; see assessRun.
+//  7. checkTarget: fail a run whose Service is no longer the one it started with.
+//  8. stopRun: a run being stopped (status.stopping) ends at once if its pods have not
+//     started sending, else its running pods are told when to stop; see decideStop.
+//  9. openStartGate: once every pod runs, set the same start-at on all of them.
+//  10. collectResults: once every pod succeeded, merge their results, check thresholds
+//     (or end a stopped run with its stop's reason).
+//  11. stopFailedRun: delete the running pods of a run that failed, once the failure
+//     is recorded.
 //
 // The status is then computed from the scope and patched (see patchStatus).
 func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
@@ -214,12 +235,14 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}()
 	for _, st := range []step{
 		{"startRun", r.startRun},
+		{"takeStopRequest", r.takeStopRequest},
 		{"deleteStalePods", r.deleteStalePods},
 		{"stopEndedRun", r.stopEndedRun},
 		{"admitRun", r.admitRun},
 		{"createPods", r.createPods},
 		{"assessPods", r.assessPods},
 		{"checkTarget", r.checkTarget},
+		{"stopRun", r.stopRun},
 		{"openStartGate", r.openStartGate},
 		{"collectResults", r.collectResults},
 		{"stopFailedRun", r.stopFailedRun},
@@ -248,21 +271,35 @@ func (r *LoadTestReconciler) now() time.Time {
 }
 
 // startRun starts a new run when the spec is not the current run's: status restarts
-// from pending, for this generation. An edit of spec.updatePolicy alone keeps the run
-// going, so that a user can lock a running test (or unlock it) without restarting it.
-func (r *LoadTestReconciler) startRun(_ context.Context, s *runScope) (bool, error) {
+// from pending, for this generation, keeping only what is the LoadTest's rather than
+// the run's: the history, where the run it replaces is recorded (Replaced, if it had
+// not ended), and the stop value handled last. An edit of spec.updatePolicy, the TTL
+// fields or spec.historyLimit alone keeps the run going (dilov1.RunSpec), so that a
+// user can lock a running test (or unlock it) without restarting it.
+func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, error) {
 	st := &s.lt.Status
 	hash, err := runSpecHash(s.lt.Spec)
 	if err != nil {
 		return false, err
 	}
 	if st.State == "" || st.Run == 0 || st.RunSpecHash != hash {
+		history := st.History
+		if st.State != "" && st.Run != 0 {
+			timeline, err := r.timelineOf(ctx, s.lt, st.Run)
+			if err != nil {
+				return false, err
+			}
+			history = recordRun(history, runRecord(st, timeline))
+			s.pruneTimelines = true // the replaced run is no longer current
+		}
 		s.newRun = true
 		*st = dilov1.LoadTestStatus{
-			State:       dilov1.StatePending,
-			Run:         s.lt.Generation,
-			RunSpecHash: hash,
-			StartTime:   &metav1.Time{Time: s.now},
+			State:           dilov1.StatePending,
+			Run:             s.lt.Generation,
+			RunSpecHash:     hash,
+			StartTime:       &metav1.Time{Time: s.now},
+			LastHandledStop: st.LastHandledStop,
+			History:         history,
 		}
 	}
 	st.ObservedGeneration = s.lt.Generation
@@ -276,9 +313,10 @@ func (r *LoadTestReconciler) startRun(_ context.Context, s *runScope) (bool, err
 
 // deleteStalePods lists the LoadTest's pods, keeps the current run's and deletes the
 // others: older runs', and those of an earlier LoadTest of the same name. A new run
-// waits, pending, until they are gone: it never mixes with an old one. A pod that only
-// carries the labels, controlled by anything but a LoadTest of this name, is not DiLO's
-// to delete, nor to wait for.
+// waits, pending, until they are gone: it never mixes with an old one (a run being
+// stopped does not wait: it never starts). A pod that only carries the labels,
+// controlled by anything but a LoadTest of this name, is not DiLO's to delete, nor to
+// wait for.
 func (r *LoadTestReconciler) deleteStalePods(ctx context.Context, s *runScope) (bool, error) {
 	var list corev1.PodList
 	if err := r.List(ctx, &list, client.InNamespace(s.lt.Namespace),
@@ -308,7 +346,8 @@ func (r *LoadTestReconciler) deleteStalePods(ctx context.Context, s *runScope) (
 		}
 		log.FromContext(ctx).Info("Deleted pod of an older run", "pod", client.ObjectKeyFromObject(pod), "run", pod.Labels[dilov1.LabelRun])
 	}
-	return s.stale > 0, nil
+	// A run being stopped need not wait: it will never start, and stopRun ends it now.
+	return s.stale > 0 && s.lt.Status.Stopping == nil, nil
 }
 
 // stopEndedRun leaves an ended run alone, except that the running pods of a failed
@@ -374,14 +413,15 @@ func ttlLeft(lt *dilov1.LoadTest, now time.Time) (left time.Duration, ok bool) {
 	return end.Add(time.Duration(*ttl) * time.Second).Sub(now), true
 }
 
-// createPods creates the run's missing pods while it is pending. When the run starts,
-// its load is checked against the cluster's policy, and its Service is looked up and
-// recorded as the run's target (status.target): the run fails when the Service is
-// missing or unusable (the webhook checks it too, but the Service may have changed
-// since, and the webhooks may have been off). Pods created later in the run, to
-// replace a deleted pending one, send to the recorded target.
+// createPods creates the run's missing pods while it is pending, unless it is being
+// stopped (stopRun ends it). When the run starts, its load is checked against the
+// cluster's policy, and its Service is looked up and recorded as the run's target
+// (status.target): the run fails when the Service is missing or unusable (the webhook
+// checks it too, but the Service may have changed since, and the webhooks may have
+// been off). Pods created later in the run, to replace a deleted pending one, send to
+// the recorded target.
 func (r *LoadTestReconciler) createPods(ctx context.Context, s *runScope) (bool, error) {
-	if s.lt.Status.State != dilov1.StatePending || len(s.pods) == len(s.names) {
+	if s.lt.Status.State != dilov1.StatePending || len(s.pods) == len(s.names) || s.lt.Status.Stopping != nil {
 		return false, nil
 	}
 	if s.lt.Status.Target == nil {
@@ -550,8 +590,12 @@ func (r *LoadTestReconciler) assessPods(_ context.Context, s *runScope) (bool, e
 }
 
 // openStartGate sets the start-at annotation on every pod of the run once all of them
-// are running; see startGate.
+// are running (see startGate), and, once every pod carries it, records the instant in
+// status.sendStartTime: from then on it is the run's, whatever the cache shows of the
+// pods. Each pod is patched with an optimistic lock, so that a reconcile that read a
+// pod before the previous one annotated it never writes it again (see annotatePod).
 func (r *LoadTestReconciler) openStartGate(ctx context.Context, s *runScope) (bool, error) {
+	st := &s.lt.Status
 	if s.failure != nil || !s.assessment.AllRunning {
 		return false, nil
 	}
@@ -559,26 +603,48 @@ func (r *LoadTestReconciler) openStartGate(ctx context.Context, s *runScope) (bo
 	if delay == 0 {
 		delay = dilov1.StartDelaySeconds * time.Second
 	}
-	at, missing := startGate(s.names, s.pods, s.now, delay)
+	at, missing := startGate(s.names, s.pods, st.SendStartTime, s.now, delay)
 	for _, name := range missing {
-		pod := s.pods[name]
-		patch := client.MergeFrom(pod.DeepCopy())
-		if pod.Annotations == nil {
-			pod.Annotations = map[string]string{}
-		}
-		pod.Annotations[dilov1.AnnotationStartAt] = at
-		if err := r.Patch(ctx, pod, patch); err != nil {
-			return false, fmt.Errorf("failed to set %s on pod %s: %w", dilov1.AnnotationStartAt, name, err)
+		if ok, err := r.annotatePod(ctx, s.pods[name], dilov1.AnnotationStartAt, at); !ok || err != nil {
+			return false, err
 		}
 	}
-	if len(missing) > 0 {
-		s.gateOpened = at
+	if st.SendStartTime == nil {
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			// Not DiLO's writing (someone annotated a pod): its agent fails on it, and
+			// the run with it.
+			log.FromContext(ctx).Info("A pod's start-at is not an RFC 3339 instant", "startAt", at)
+			return false, nil
+		}
+		st.SendStartTime = &metav1.Time{Time: t}
 	}
 	return false, nil
 }
 
+// annotatePod sets annotation key of pod to value with a merge patch and an optimistic
+// lock. ok is false when the pod changed since the cache showed it, or is gone: what
+// was decided from the old pod may be wrong (it may carry the annotation already), and
+// the newer pod triggers another reconcile, which decides again.
+func (r *LoadTestReconciler) annotatePod(ctx context.Context, pod *corev1.Pod, key, value string) (ok bool, err error) {
+	patch := client.MergeFromWithOptions(pod.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[key] = value
+	switch err := r.Patch(ctx, pod, patch); {
+	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+		log.FromContext(ctx).V(1).Info("Pod changed since it was read; waiting for the newer one", "pod", pod.Name, "annotation", key)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("failed to set %s on pod %s: %w", key, pod.Name, err)
+	}
+	return true, nil
+}
+
 // collectResults merges the results of a run whose pods all succeeded and checks them
-// against the thresholds, once: the status is the record from then on.
+// against the thresholds, once: the status is the record from then on. A run being
+// stopped ends failed with its stop's reason instead (see stoppedFailure).
 func (r *LoadTestReconciler) collectResults(ctx context.Context, s *runScope) (bool, error) {
 	if s.failure != nil || !s.assessment.AllSucceeded {
 		return false, nil
@@ -598,18 +664,25 @@ func (r *LoadTestReconciler) collectResults(ctx context.Context, s *runScope) (b
 	target := "Service " + s.lt.Namespace + "/" + s.lt.Spec.Test.ServiceName
 	var note string
 	s.results, s.failure, note = collectResults(pr, s.lt.Spec.Thresholds, target, len(s.lt.Spec.Test.Requests) > 1)
+	if stop := s.lt.Status.Stopping; stop != nil {
+		s.failure = stoppedFailure(stop, s.results, s.failure, s.stopComplete)
+	}
 	if note != "" {
 		r.Recorder.Eventf(s.lt, nil, corev1.EventTypeWarning, "ResultsIncomplete", "CollectResults", "%s", truncate(note, 1024))
 	}
 	return false, nil
 }
 
-// stopFailedRun deletes the pods of a failed run that still run.
-func (r *LoadTestReconciler) stopFailedRun(ctx context.Context, s *runScope) (bool, error) {
+// stopFailedRun has the pods of a failed run that still run deleted, after the status
+// patch that records the failure succeeded (see patchStatus): a failure decided from a
+// LoadTest the cache had not updated yet is dropped with its patch, and pods deleted
+// for it would fail the next reconcile for the wrong reason (PodDeleted).
+func (r *LoadTestReconciler) stopFailedRun(_ context.Context, s *runScope) (bool, error) {
 	if s.failure == nil {
 		return false, nil
 	}
-	return true, r.deleteRunningPods(ctx, s)
+	s.stopPods = true
+	return true, nil
 }
 
 // deleteRunningPods deletes the run's pods that have not ended; ended ones stay for
@@ -639,7 +712,9 @@ func (r *LoadTestReconciler) deletePod(ctx context.Context, pod *corev1.Pod) err
 
 // computeStatus writes the status of the current run from the scope. An ended run's
 // status is not touched: it is the record of that run. Nor is a run's whose pods were
-// not assessed (the reconcile stopped early), but for a failure.
+// not assessed (the reconcile stopped early), but for a failure. A run that ended with
+// results gets them as its final progress too, which `kubectl get ld` shows; one that
+// ended without keeps the last live progress the poller wrote.
 func computeStatus(s *runScope) {
 	st := &s.lt.Status
 	if st.State == dilov1.StateFinished || st.State == dilov1.StateFailed || !s.assessed && s.failure == nil {
@@ -661,6 +736,9 @@ func computeStatus(s *runScope) {
 		st.State = dilov1.StateFailed
 		st.CompletionTime = &metav1.Time{Time: s.now}
 		st.Results = s.results
+		if s.results != nil {
+			st.Progress = finalProgress(s.results, st.SendStartTime, s.now)
+		}
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: dilov1.ConditionFailed, Status: metav1.ConditionTrue, ObservedGeneration: s.run,
 			Reason: s.failure.Reason, Message: truncate(s.failure.Message, maxConditionMessage),
@@ -669,6 +747,7 @@ func computeStatus(s *runScope) {
 		st.State = dilov1.StateFinished
 		st.CompletionTime = &metav1.Time{Time: s.now}
 		st.Results = s.results
+		st.Progress = finalProgress(s.results, st.SendStartTime, s.now)
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: dilov1.ConditionComplete, Status: metav1.ConditionTrue, ObservedGeneration: s.run,
 			Reason: dilov1.ReasonFinished, Message: fmt.Sprintf("all %d pods of run %d succeeded", len(s.names), s.run),
@@ -678,12 +757,18 @@ func computeStatus(s *runScope) {
 	}
 }
 
-// patchStatus computes the status and patches it if it changed, with an optimistic
-// lock: a status computed from a stale LoadTest is dropped (the newer one triggers
-// another reconcile). Events for the state transitions are recorded once the patch
-// succeeded, so that each is recorded once.
+// patchStatus computes the status and the history and patches them if they changed,
+// with an optimistic lock: a status computed from a stale LoadTest is dropped (the
+// newer one triggers another reconcile). What the status records is acted on only
+// once the patch succeeded: the Events for the state transitions are recorded, so that
+// each is recorded once; the running pods of a run that failed are deleted; and the
+// timelines of runs that left the history are deleted, so that no record the API
+// server holds names a deleted one.
 func (r *LoadTestReconciler) patchStatus(ctx context.Context, s *runScope) error {
 	computeStatus(s)
+	if err := r.updateHistory(ctx, s); err != nil {
+		return err
+	}
 	if !equality.Semantic.DeepEqual(s.before.Status, s.lt.Status) {
 		err := r.Status().Patch(ctx, s.lt, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{}))
 		if apierrors.IsConflict(err) {
@@ -695,6 +780,14 @@ func (r *LoadTestReconciler) patchStatus(ctx context.Context, s *runScope) error
 		}
 	}
 	r.recordTransitions(s)
+	if s.stopPods {
+		if err := r.deleteRunningPods(ctx, s); err != nil {
+			return err
+		}
+	}
+	if s.pruneTimelines {
+		return r.deleteTimelines(ctx, s)
+	}
 	return nil
 }
 
@@ -728,9 +821,13 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "PodsExpired", "DeletePods",
 			"Deleted the %d pods of run %d: ttlSecondsAfterFinished (%ds) passed", s.expired, s.run, *lt.Spec.TTLSecondsAfterFinished)
 	}
-	if s.gateOpened != "" {
+	if s.stopIgnored {
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "StopIgnored", "TakeStopRequest",
+			"Run %d had already %s: nothing to stop (%s=%q)", s.run, st.State, dilov1.AnnotationStop, truncate(st.LastHandledStop, 256))
+	}
+	if gateOpened(s) {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "StartGateOpened", "OpenStartGate",
-			"All %d pods of run %d are running; they start sending at %s", len(s.names), s.run, s.gateOpened)
+			"All %d pods of run %d are running; they start sending at %s", len(s.names), s.run, formatStartAt(st.SendStartTime.Time))
 	}
 	if st.State == prev {
 		return
@@ -746,6 +843,31 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeWarning, s.failure.Reason, "FailRun", "%s",
 			truncate(fmt.Sprintf("Run %d failed: %s", s.run, s.failure.Message), maxEventNote))
 	}
+}
+
+// finalProgress is status.progress of a run that ended at end with results res, its
+// pods having started sending at sent (nil: not recorded): the results' figures,
+// final, without a window.
+func finalProgress(res *dilov1.Results, sent *metav1.Time, end time.Time) *dilov1.Progress {
+	p := &dilov1.Progress{
+		ObservedTime: metav1.Time{Time: end},
+		Pods:         res.Pods, Requests: res.Requests, Errors: res.Errors,
+		ErrorRatio: res.ErrorRatio, RequestsPerSecond: res.RequestsPerSecond,
+		Latency: dilov1.Percentiles{P50: res.Latency.P50, P90: res.Latency.P90, P99: res.Latency.P99},
+		Final:   true,
+	}
+	if sent != nil && end.After(sent.Time) {
+		p.ElapsedSeconds = int64(end.Sub(sent.Time) / time.Second)
+	}
+	return p
+}
+
+// gateOpened says whether this reconcile opened the start gate for the first time: it
+// recorded status.sendStartTime. A reconcile that reads the LoadTest before the patch
+// of the one that opened it is dropped by the optimistic lock, so that the Event that
+// says so is recorded once.
+func gateOpened(s *runScope) bool {
+	return s.lt.Status.SendStartTime != nil && (s.newRun || s.before.Status.SendStartTime == nil)
 }
 
 // Limits of the API server on what DiLO writes: a condition's message, an Event's note.

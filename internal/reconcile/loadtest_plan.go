@@ -27,6 +27,8 @@ const singleRequest = "default"
 // mutating webhook had defaulted it. Values from Secrets and ConfigMaps are files of
 // the values volume (refs, from t.ValueRefs()): the plan names the file, never the
 // value. Loads given for the whole test are split across replicas (dilov1.Share).
+// Every agent serves its results so far on dilov1.PortLive, for the manager's live
+// progress, and watches the stop file, for a run stopped early.
 func agentPlan(t dilov1.TestSpec, tgt *dilov1.RunTarget, replica, replicas int32, refs []dilov1.ValueRef) runplan.Plan {
 	t.Default()
 	files := valueFiles{refs}
@@ -40,6 +42,8 @@ func agentPlan(t dilov1.TestSpec, tgt *dilov1.RunTarget, replica, replicas int32
 		Timeout:    seconds(*t.TimeoutSeconds),
 		Start:      &runplan.Start{File: startFile, Timeout: runplan.Duration(runplan.DefaultStartTimeout)},
 		ResultFile: corev1.TerminationMessagePathDefault,
+		Live:       &runplan.Live{Port: dilov1.PortLive},
+		Stop:       &runplan.Stop{File: stopFile},
 	}
 	if t.TLS != nil {
 		host, _, _ := strings.Cut(tgt.Host, ":") // <svc>.<ns>.svc: never an IPv6 address

@@ -18,11 +18,14 @@ import (
 )
 
 const (
-	// startDir is where the downward-API volume projects the start-at and run-plan
-	// annotations.
+	// startDir is where the downward-API volume projects the start-at, stop-at and
+	// run-plan annotations.
 	startDir = "/etc/dilo/start"
 	// startFile is the file the agent waits on (the plan's start.file).
 	startFile = startDir + "/at"
+	// stopFile is the file that tells the agent to stop sending early (the plan's
+	// stop.file): empty until the pod's stop-at annotation is set.
+	stopFile = startDir + "/stop"
 	// planFile is the agent's run plan (--plan-file).
 	planFile = startDir + "/plan"
 )
@@ -131,8 +134,10 @@ func targetChange(lt *dilov1.LoadTest, rec *dilov1.RunTarget, svc *corev1.Servic
 
 // desiredLoadTestPod is replica of run of lt, sending to tgt, running image, with
 // spec.podTemplate applied (see applyPodTemplate). Its run plan is in its run-plan
-// annotation, which the downward-API volume that also holds the start-at annotation
-// projects into planFile: a file the kubelet writes before the container starts.
+// annotation, which the downward-API volume that also holds the start-at and stop-at
+// annotations projects into planFile: a file the kubelet writes before the container
+// starts. The agent container declares the live port, where the manager reads its
+// snapshots.
 // Its readiness gate is never set, so that it never becomes a Service's ready
 // endpoint. It fails only when the plan is one the agent would refuse, which the
 // API's validation rules out.
@@ -167,6 +172,7 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilo
 				Resources:                resources("100m", "64Mi", "1", "256Mi"),
 				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				Ports:                    []corev1.ContainerPort{{Name: dilov1.PortNameLive, ContainerPort: dilov1.PortLive, Protocol: corev1.ProtocolTCP}},
 				VolumeMounts:             []corev1.VolumeMount{{Name: "start", MountPath: startDir, ReadOnly: true}},
 			}},
 			Volumes: []corev1.Volume{{
@@ -175,6 +181,9 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilo
 					Items: []corev1.DownwardAPIVolumeFile{{
 						Path:     "at",
 						FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: fmt.Sprintf("metadata.annotations['%s']", dilov1.AnnotationStartAt)},
+					}, {
+						Path:     "stop",
+						FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: fmt.Sprintf("metadata.annotations['%s']", dilov1.AnnotationStopAt)},
 					}, {
 						Path:     "plan",
 						FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: fmt.Sprintf("metadata.annotations['%s']", dilov1.AnnotationRunPlan)},

@@ -42,7 +42,7 @@ const maxQueueNames = 5
 // gets Queued=False and createPods goes on; a queued one gets Queued=True, naming what
 // it waits behind, and the reconcile stops there: no pods, and no failure check
 // (spec.deadlineSeconds counts from when the run leaves the queue). A run that holds a
-// slot already is left alone.
+// slot already is left alone, and so is one being stopped: stopRun ends it.
 //
 // Two reconciles never both take the last slot: the controller reconciles one LoadTest
 // at a time, and the LoadTests are read live, so they include the slot taken by the
@@ -53,7 +53,7 @@ const maxQueueNames = 5
 // Without a cap it does nothing, but admit a run that a manager with a cap queued.
 func (r *LoadTestReconciler) admitRun(ctx context.Context, s *runScope) (bool, error) {
 	lt := s.lt
-	if lt.Status.State != dilov1.StatePending || len(s.pods) > 0 || runAdmitted(lt) {
+	if lt.Status.State != dilov1.StatePending || len(s.pods) > 0 || runAdmitted(lt) || lt.Status.Stopping != nil {
 		return false, nil
 	}
 	if r.MaxRunningPerNamespace <= 0 {

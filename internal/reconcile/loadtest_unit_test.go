@@ -37,6 +37,8 @@ func TestAgentPlan(t *testing.T) {
 			Load:     load, Timeout: runplan.Duration(timeout),
 			Start:      &runplan.Start{File: "/etc/dilo/start/at", Timeout: runplan.Duration(10 * time.Minute)},
 			ResultFile: "/dev/termination-log",
+			Live:       &runplan.Live{Port: 9090},
+			Stop:       &runplan.Stop{File: "/etc/dilo/start/stop"},
 		}
 	}
 	closed := func(c int, n int64) runplan.Load {
@@ -339,7 +341,8 @@ func TestDesiredLoadTestPod(t *testing.T) {
 			Annotations: map[string]string{"example.org/run-plan": `{"version":"dilo.example.org/runplan/v2",` +
 				`"target":{"address":"10.97.0.7:80","host":"web.ns.svc"},"requests":[{"name":"default","weight":1,"method":"GET","path":"/"}],` +
 				`"load":{"closed":{"concurrency":1,"requests":100}},"timeout":"10s",` +
-				`"start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log"}`},
+				`"start":{"file":"/etc/dilo/start/at","timeout":"10m0s"},"resultFile":"/dev/termination-log",` +
+				`"live":{"port":9090},"stop":{"file":"/etc/dilo/start/stop"}}`},
 			Labels: map[string]string{
 				"app.kubernetes.io/managed-by": "dilo", "example.org/loadtest": "lt", "example.org/run": "3", "example.org/replica": "1",
 			},
@@ -369,11 +372,14 @@ func TestDesiredLoadTestPod(t *testing.T) {
 				Resources:                resources("100m", "64Mi", "1", "256Mi"),
 				TerminationMessagePath:   "/dev/termination-log",
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				Ports:                    []corev1.ContainerPort{{Name: "live", ContainerPort: 9090, Protocol: corev1.ProtocolTCP}},
 				VolumeMounts:             []corev1.VolumeMount{{Name: "start", MountPath: "/etc/dilo/start", ReadOnly: true}},
 			}},
 			Volumes: []corev1.Volume{{Name: "start", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
 				Items: []corev1.DownwardAPIVolumeFile{{Path: "at", FieldRef: &corev1.ObjectFieldSelector{
 					APIVersion: "v1", FieldPath: "metadata.annotations['example.org/start-at']",
+				}}, {Path: "stop", FieldRef: &corev1.ObjectFieldSelector{
+					APIVersion: "v1", FieldPath: "metadata.annotations['example.org/stop-at']",
 				}}, {Path: "plan", FieldRef: &corev1.ObjectFieldSelector{
 					APIVersion: "v1", FieldPath: "metadata.annotations['example.org/run-plan']",
 				}}},
@@ -569,9 +575,11 @@ func TestDeadline(t *testing.T) {
 func TestStartGate(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	names := []string{"p-0", "p-1", "p-2"}
+	sent := &metav1.Time{Time: time.Date(2026, 11, 28, 11, 59, 59, 0, time.UTC)}
 	for _, tc := range []struct {
 		name        string
 		pods        []*corev1.Pod
+		sent        *metav1.Time
 		wantAt      string
 		wantMissing []string
 	}{{
@@ -596,9 +604,30 @@ func TestStartGate(t *testing.T) {
 		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning, startAt("2026-11-28T11:59:59Z")), testPod("p-1", corev1.PodRunning, startAt("2026-11-28T11:59:59Z")),
 			testPod("p-2", corev1.PodRunning, startAt("2026-11-28T11:59:59Z"))},
 		wantAt: "2026-11-28T11:59:59Z",
+	}, {
+		// A reconcile that reads the pods before the cache saw the previous one annotate
+		// them: the recorded instant, never a new one.
+		name:        "recorded, pods stale in the cache: the recorded instant",
+		pods:        []*corev1.Pod{testPod("p-0", corev1.PodRunning), testPod("p-1", corev1.PodRunning), testPod("p-2", corev1.PodRunning)},
+		sent:        sent,
+		wantAt:      "2026-11-28T11:59:59Z",
+		wantMissing: names,
+	}, {
+		name: "recorded, all annotated: nothing to do",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning, startAt("2026-11-28T11:59:59Z")), testPod("p-1", corev1.PodRunning, startAt("2026-11-28T11:59:59Z")),
+			testPod("p-2", corev1.PodRunning, startAt("2026-11-28T11:59:59Z"))},
+		sent:   sent,
+		wantAt: "2026-11-28T11:59:59Z",
+	}, {
+		name: "recorded: it wins over a pod's other instant",
+		pods: []*corev1.Pod{testPod("p-0", corev1.PodRunning, startAt("2026-11-28T12:00:30Z")), testPod("p-1", corev1.PodRunning, startAt("2026-11-28T11:59:59Z")),
+			testPod("p-2", corev1.PodRunning, startAt("2026-11-28T11:59:59Z"))},
+		sent:        sent,
+		wantAt:      "2026-11-28T11:59:59Z",
+		wantMissing: []string{"p-0"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			at, missing := startGate(names, podMap(tc.pods...), now, 5*time.Second)
+			at, missing := startGate(names, podMap(tc.pods...), tc.sent, now, 5*time.Second)
 			if at != tc.wantAt {
 				t.Errorf("start at %q, want %q", at, tc.wantAt)
 			}

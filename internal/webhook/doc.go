@@ -26,7 +26,10 @@
 //     type ExternalName (DiLO never relays load to hosts outside the cluster), and
 //     spec.test.port one of its ports; a Service without ready endpoints is accepted
 //     with a warning, since its pods may still be starting;
-//   - thresholds: maxErrorRatio a decimal from 0 to 1, latencies positive;
+//   - thresholds: maxErrorRatio a decimal from 0 to 1, latencies positive; abort (the
+//     limits checked while the run executes) only with a limit to check, and accepted
+//     with a warning over a window shorter than 10 seconds, which holds only one or
+//     two of the manager's reads of the agents (its bounds are the CRD schema's);
 //   - exactly one of path and requests; each request of a mix has a DNS-label name of
 //     its own, a method, a path as spec.test.path and a weight from 1 to 1000;
 //   - headers (the test's and each request's): names RFC 9110 tokens, set once per
@@ -52,10 +55,13 @@
 // controller starts a new run; Reject denies it, naming the changed fields and how to
 // restart, except an edit of spec.updatePolicy alone, so the user is never stuck: set
 // it to Restart, then edit (or delete and re-create the LoadTest). Edits of a finished
-// or failed LoadTest are always allowed and start a new run. Updates that leave the
-// spec unchanged (labels, annotations, finalizers) or change only spec.updatePolicy,
-// and updates of an object being deleted, are never denied, even if the Service has
-// gone since: a user can always switch policy, a controller remove its finalizer.
+// or failed LoadTest are always allowed and start a new run. Updates that leave what a
+// run runs unchanged (api/v1.RunSpec: labels, annotations, finalizers,
+// spec.updatePolicy, the TTL fields, spec.historyLimit), and updates of an object
+// being deleted, are never denied, even if the Service has gone since: a user can
+// always switch policy or stop a run, a controller remove its finalizer. The one
+// exception is the example.org/stop annotation (any new value stops the current run),
+// refused when a new value is over 256 bytes: DiLO copies it into the status.
 //
 // SimpleDeployment: spec.sleepytime is a whole number of seconds from 0 to
 // api/v1.MaxSleepytime, given as a number or a string of digits.

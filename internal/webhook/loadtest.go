@@ -65,21 +65,28 @@ type LoadTestValidator struct {
 
 // ValidateCreate implements admission.Validator.
 func (v *LoadTestValidator) ValidateCreate(ctx context.Context, lt *dilov1.LoadTest) (admission.Warnings, error) {
-	warnings, errs := v.validateSpec(ctx, lt)
-	return warnings, invalid("LoadTest", lt, errs)
+	errs := validateStopAnnotation(nil, lt)
+	warnings, specErrs := v.validateSpec(ctx, lt)
+	return warnings, invalid("LoadTest", lt, append(errs, specErrs...))
 }
 
-// ValidateUpdate implements admission.Validator. An update that leaves the spec as
-// it was or changes only spec.updatePolicy, or of an object being deleted, is always
-// allowed: the user can always switch policy, and a controller remove its finalizer.
-// Any other spec edit is judged in full, the requester's rights included: the edit
-// makes DiLO create pods, and read Secrets and ConfigMaps, as the spec says, whoever
-// wrote the rest of it.
+// ValidateUpdate implements admission.Validator. An update of an object being deleted
+// is always allowed, so that a controller can remove its finalizer. An update that
+// leaves the run's spec as it was (dilov1.RunSpec: it may change spec.updatePolicy,
+// the TTL fields, spec.historyLimit, labels and annotations) is allowed but for a new
+// example.org/stop value that is too long: the user can always switch policy, and
+// stop a run. Any other spec edit is judged in full, the requester's rights included:
+// the edit makes DiLO create pods, and read Secrets and ConfigMaps, as the spec says,
+// whoever wrote the rest of it.
 func (v *LoadTestValidator) ValidateUpdate(ctx context.Context, old, updated *dilov1.LoadTest) (admission.Warnings, error) {
-	if updated.DeletionTimestamp != nil || len(changedSpecFields(old, updated)) == 0 {
+	if updated.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	errs := validateEditWhileRunning(old, updated)
+	errs := validateStopAnnotation(old, updated)
+	if len(changedSpecFields(old, updated)) == 0 {
+		return nil, invalid("LoadTest", updated, errs)
+	}
+	errs = append(errs, validateEditWhileRunning(old, updated)...)
 	warnings, specErrs := v.validateSpec(ctx, updated)
 	return warnings, invalid("LoadTest", updated, append(errs, specErrs...))
 }
@@ -114,7 +121,7 @@ func (v *LoadTestValidator) validateSpec(ctx context.Context, lt *dilov1.LoadTes
 	errs = append(errs, validateHeaders(t.Headers, test.Child("headers"))...)
 	errs = append(errs, judge(validateTLS(t.TLS, t.Protocol, test))...)
 	errs = append(errs, validateLoad(&lt.Spec, test)...)
-	errs = append(errs, validateThresholds(lt.Spec.Thresholds, spec.Child("thresholds"))...)
+	errs = append(errs, judge(validateThresholds(lt.Spec.Thresholds, spec.Child("thresholds")))...)
 	errs = append(errs, validatePodTemplate(lt.Spec.PodTemplate, spec.Child("podTemplate"))...)
 	errs = append(errs, policy.CheckReservedKeys(lt.Spec.PodTemplate)...)
 	namespace := namespaceOf(ctx, lt)

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -46,6 +47,16 @@ func TestLoadTestValidator(t *testing.T) {
 	running := func(l *dilov1.LoadTest) { l.Status.State = dilov1.StateExecuting }
 	reject := func(l *dilov1.LoadTest) { l.Spec.UpdatePolicy = dilov1.UpdatePolicyReject }
 	deleting := func(l *dilov1.LoadTest) { l.DeletionTimestamp = &metav1.Time{} }
+	historyLimit := func(n int32) func(*dilov1.LoadTest) {
+		return func(l *dilov1.LoadTest) { l.Spec.HistoryLimit = &n }
+	}
+	stop := func(v string) func(*dilov1.LoadTest) {
+		return func(l *dilov1.LoadTest) { l.Annotations = map[string]string{dilov1.AnnotationStop: v} }
+	}
+	abortWithout := func(l *dilov1.LoadTest) { l.Spec.Thresholds = &dilov1.Thresholds{Abort: &dilov1.ThresholdAbort{}} }
+	long := strings.Repeat("x", 300)
+	tooLong := `metadata.annotations[example.org/stop]: Too long: may not be more than 256 bytes: any new value stops the run, ` +
+		`such as the time of the request (kubectl annotate loadtest NAME example.org/stop="$(date -Is)" --overwrite)`
 	tests := []struct {
 		name         string
 		old, new     *dilov1.LoadTest // old nil: a create
@@ -63,6 +74,23 @@ func TestLoadTestValidator(t *testing.T) {
 		{name: "update of an object being deleted", old: lt("missing", 11), new: lt("missing", 12, deleting)},
 		{name: "update, spec edit checks the spec", old: lt("nginx", 1), new: lt("nginx", 11), wantErr: `LoadTest.example.org "x" is invalid: ` +
 			`spec.replicas: Invalid value: 11: must be from 1 to 10, the most load-generator pods this cluster's DiLO runs per LoadTest (the manager's --max-replicas)`},
+		{name: "update, only historyLimit while Reject and executing, although invalid now", old: lt("missing", 11, reject, running),
+			new: lt("missing", 11, reject, running, historyLimit(2))},
+		{name: "update, a stop while Reject and executing", old: lt("nginx", 1, reject, running), new: lt("nginx", 1, reject, running, stop("2026-12-02T10:00:00Z"))},
+		{name: "update, a stop too long, spec unchanged", old: lt("nginx", 1, running), new: lt("nginx", 1, running, stop(long)),
+			wantErr: `LoadTest.example.org "x" is invalid: ` + tooLong},
+		{name: "update, a stop too long and a spec edit: every error", old: lt("nginx", 1), new: lt("nginx", 11, stop(long)),
+			wantErr: `LoadTest.example.org "x" is invalid: [` + tooLong + `, ` +
+				`spec.replicas: Invalid value: 11: must be from 1 to 10, the most load-generator pods this cluster's DiLO runs per LoadTest (the manager's --max-replicas)]`},
+		{name: "update, a stop too long but unchanged", old: lt("nginx", 1, stop(long)), new: lt("nginx", 1, stop(long), func(l *dilov1.LoadTest) { l.Labels = map[string]string{"a": "b"} })},
+		{name: "create, a stop too long", new: lt("nginx", 1, stop(long)), wantErr: `LoadTest.example.org "x" is invalid: ` + tooLong},
+		{name: "create, abort without a limit", new: lt("nginx", 1, abortWithout), wantErr: `LoadTest.example.org "x" is invalid: ` +
+			`spec.thresholds.abort: Forbidden: checks the limits while the run executes, but none is set: set at least one of spec.thresholds.maxErrorRatio, ` +
+			`spec.thresholds.maxP50, spec.thresholds.maxP90 and spec.thresholds.maxP99, or remove abort`},
+		{name: "create, abort over a short window", new: lt("nginx", 1, func(l *dilov1.LoadTest) {
+			l.Spec.Thresholds = &dilov1.Thresholds{MaxErrorRatio: "0.1", Abort: &dilov1.ThresholdAbort{WindowSeconds: ptr(int32(5))}}
+		}), wantWarnings: []string{"spec.thresholds.abort.windowSeconds: a window of 5s holds only one or two of the manager's reads of the agents (every few seconds): " +
+			"a single late read can break a limit and stop a healthy run; 10s or more is safer (unset: 30s)"}},
 		{name: "update, Reject while executing", old: lt("nginx", 1, reject, running), new: lt("nginx", 2, reject, running), wantErr: `LoadTest.example.org "x" is invalid: ` +
 			`spec: Forbidden: the run is executing and spec.updatePolicy is Reject, so spec.replicas cannot change until the run ends; ` +
 			`to restart the test with this edit, first change only spec.updatePolicy to Restart (kubectl patch loadtest x -n ns --type=merge -p '{"spec":{"updatePolicy":"Restart"}}'), ` +

@@ -534,10 +534,11 @@ func warnMissingReferences(namespace string, refs []reference, read map[object]f
 }
 
 // validateThresholds checks that maxErrorRatio is a decimal from 0 to 1 and that the
-// latency thresholds are positive durations.
-func validateThresholds(th *dilov1.Thresholds, p *field.Path) field.ErrorList {
+// latency thresholds are positive durations, and abort (validateAbort). It returns
+// abort's warnings too.
+func validateThresholds(th *dilov1.Thresholds, p *field.Path) (field.ErrorList, []string) {
 	if th == nil {
-		return nil
+		return nil, nil
 	}
 	var errs field.ErrorList
 	if r := th.MaxErrorRatio; r != "" && !isRatio(r) {
@@ -551,7 +552,53 @@ func validateThresholds(th *dilov1.Thresholds, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child(d.name), d.d.Duration.String(), `must be a positive duration, such as "250ms"`))
 		}
 	}
-	return errs
+	abortErrs, warnings := validateAbort(th, p)
+	return append(errs, abortErrs...), warnings
+}
+
+// minAbortWindowSeconds is the shortest abort window that holds a few of the
+// manager's reads of the agents, which come every few seconds (more with many pods).
+const minAbortWindowSeconds = 10
+
+// validateAbort checks what the CRD schema cannot of thresholds.abort (its bounds are
+// the schema's): it checks the limits while the run executes, so it needs one; and it
+// warns of a window so short that it holds one or two reads, where a single late read
+// makes a rate or a ratio jump and may stop a healthy run.
+func validateAbort(th *dilov1.Thresholds, p *field.Path) (field.ErrorList, []string) {
+	if th.Abort == nil {
+		return nil, nil
+	}
+	ap := p.Child("abort")
+	if th.MaxErrorRatio == "" && th.MaxP50 == nil && th.MaxP90 == nil && th.MaxP99 == nil {
+		return field.ErrorList{field.Forbidden(ap, fmt.Sprintf(
+			"checks the limits while the run executes, but none is set: set at least one of %s, %s, %s and %s, or remove abort",
+			p.Child("maxErrorRatio"), p.Child("maxP50"), p.Child("maxP90"), p.Child("maxP99")))}, nil
+	}
+	if w := th.Abort.WindowSeconds; w != nil && *w < minAbortWindowSeconds {
+		return nil, []string{fmt.Sprintf(
+			"%s: a window of %ds holds only one or two of the manager's reads of the agents (every few seconds): a single late read can break a limit and stop a healthy run; %ds or more is safer (unset: %ds)",
+			ap.Child("windowSeconds"), *w, minAbortWindowSeconds, dilov1.DefaultAbortWindowSeconds)}
+	}
+	return nil, nil
+}
+
+// maxStopValueBytes bounds the example.org/stop annotation: DiLO copies its value into
+// status (lastHandledStop, the Failed condition's message) and Events.
+const maxStopValueBytes = 256
+
+// validateStopAnnotation checks the example.org/stop annotation of updated when it is
+// new or changed since old (nil: a create), so that a value stored while the webhook
+// was off never blocks an edit: any value asks for a stop, and it needs no other
+// check than its size.
+func validateStopAnnotation(old, updated *dilov1.LoadTest) field.ErrorList {
+	v, ok := updated.Annotations[dilov1.AnnotationStop]
+	if !ok || old != nil && old.Annotations[dilov1.AnnotationStop] == v || len(v) <= maxStopValueBytes {
+		return nil
+	}
+	e := field.TooLong(field.NewPath("metadata", "annotations").Key(dilov1.AnnotationStop), "", maxStopValueBytes)
+	e.Detail += ": any new value stops the run, such as the time of the request (kubectl annotate loadtest NAME " +
+		dilov1.AnnotationStop + `="$(date -Is)" --overwrite)`
+	return field.ErrorList{e}
 }
 
 // validatePodTemplate checks what the API server would otherwise reject only when the

@@ -93,32 +93,87 @@ func TestValidateRequestPath(t *testing.T) {
 
 func TestValidateThresholds(t *testing.T) {
 	dur := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+	abort := func(window *int32) *dilov1.ThresholdAbort { return &dilov1.ThresholdAbort{WindowSeconds: window} }
+	const noLimit = "spec.thresholds.abort: Forbidden: checks the limits while the run executes, but none is set: " +
+		"set at least one of spec.thresholds.maxErrorRatio, spec.thresholds.maxP50, spec.thresholds.maxP90 and spec.thresholds.maxP99, or remove abort"
+	shortWindow := func(n int) []string {
+		return []string{fmt.Sprintf("spec.thresholds.abort.windowSeconds: a window of %ds holds only one or two of the manager's reads of the agents (every few seconds): "+
+			"a single late read can break a limit and stop a healthy run; 10s or more is safer (unset: 30s)", n)}
+	}
 	tests := []struct {
-		name string
-		th   *dilov1.Thresholds
-		want []string
+		name         string
+		th           *dilov1.Thresholds
+		want         []string
+		wantWarnings []string
 	}{
-		{"none", nil, nil},
-		{"all fine", &dilov1.Thresholds{MaxErrorRatio: "0.01", MaxP50: dur(time.Millisecond), MaxP90: dur(time.Second), MaxP99: dur(time.Minute)}, nil},
-		{"zero ratio", &dilov1.Thresholds{MaxErrorRatio: "0"}, nil},
-		{"one", &dilov1.Thresholds{MaxErrorRatio: "1.000"}, nil},
-		{"above one", &dilov1.Thresholds{MaxErrorRatio: "1.5"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "1.5": must be a decimal from 0 to 1, such as "0.01"`}},
-		{"negative", &dilov1.Thresholds{MaxErrorRatio: "-0.1"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "-0.1": must be a decimal from 0 to 1, such as "0.01"`}},
-		{"exponent", &dilov1.Thresholds{MaxErrorRatio: "1e-3"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "1e-3": must be a decimal from 0 to 1, such as "0.01"`}},
-		{"NaN", &dilov1.Thresholds{MaxErrorRatio: "NaN"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "NaN": must be a decimal from 0 to 1, such as "0.01"`}},
-		{"trailing point", &dilov1.Thresholds{MaxErrorRatio: "0."}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "0.": must be a decimal from 0 to 1, such as "0.01"`}},
-		{"leading point", &dilov1.Thresholds{MaxErrorRatio: ".5"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: ".5": must be a decimal from 0 to 1, such as "0.01"`}},
+		{"none", nil, nil, nil},
+		{"all fine", &dilov1.Thresholds{MaxErrorRatio: "0.01", MaxP50: dur(time.Millisecond), MaxP90: dur(time.Second), MaxP99: dur(time.Minute)}, nil, nil},
+		{"zero ratio", &dilov1.Thresholds{MaxErrorRatio: "0"}, nil, nil},
+		{"one", &dilov1.Thresholds{MaxErrorRatio: "1.000"}, nil, nil},
+		{"above one", &dilov1.Thresholds{MaxErrorRatio: "1.5"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "1.5": must be a decimal from 0 to 1, such as "0.01"`}, nil},
+		{"negative", &dilov1.Thresholds{MaxErrorRatio: "-0.1"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "-0.1": must be a decimal from 0 to 1, such as "0.01"`}, nil},
+		{"exponent", &dilov1.Thresholds{MaxErrorRatio: "1e-3"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "1e-3": must be a decimal from 0 to 1, such as "0.01"`}, nil},
+		{"NaN", &dilov1.Thresholds{MaxErrorRatio: "NaN"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "NaN": must be a decimal from 0 to 1, such as "0.01"`}, nil},
+		{"trailing point", &dilov1.Thresholds{MaxErrorRatio: "0."}, []string{`spec.thresholds.maxErrorRatio: Invalid value: "0.": must be a decimal from 0 to 1, such as "0.01"`}, nil},
+		{"leading point", &dilov1.Thresholds{MaxErrorRatio: ".5"}, []string{`spec.thresholds.maxErrorRatio: Invalid value: ".5": must be a decimal from 0 to 1, such as "0.01"`}, nil},
 		{"every problem at once", &dilov1.Thresholds{MaxErrorRatio: "2", MaxP50: dur(0), MaxP99: dur(-time.Second)}, []string{
 			`spec.thresholds.maxErrorRatio: Invalid value: "2": must be a decimal from 0 to 1, such as "0.01"`,
 			`spec.thresholds.maxP50: Invalid value: "0s": must be a positive duration, such as "250ms"`,
 			`spec.thresholds.maxP99: Invalid value: "-1s": must be a positive duration, such as "250ms"`,
-		}},
+		}, nil},
+		{"abort with a limit", &dilov1.Thresholds{MaxErrorRatio: "0.01", Abort: abort(nil)}, nil, nil},
+		{"abort with a latency limit and a window", &dilov1.Thresholds{MaxP90: dur(time.Second), Abort: abort(ptr(int32(60)))}, nil, nil},
+		{"abort without any limit", &dilov1.Thresholds{Abort: abort(nil)}, []string{noLimit}, nil},
+		{"abort without any limit, a short window: the error alone", &dilov1.Thresholds{Abort: abort(ptr(int32(5)))}, []string{noLimit}, nil},
+		{"abort over 5s: a warning", &dilov1.Thresholds{MaxP99: dur(time.Second), Abort: abort(ptr(int32(5)))}, nil, shortWindow(5)},
+		{"abort over 9s: a warning", &dilov1.Thresholds{MaxP99: dur(time.Second), Abort: abort(ptr(int32(9)))}, nil, shortWindow(9)},
+		{"abort over 10s: fine", &dilov1.Thresholds{MaxP99: dur(time.Second), Abort: abort(ptr(int32(10)))}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := messages(validateThresholds(tt.th, field.NewPath("spec", "thresholds")))
+			errs, warnings := validateThresholds(tt.th, field.NewPath("spec", "thresholds"))
+			if diff := cmp.Diff(tt.want, messages(errs)); diff != "" {
+				t.Errorf("validateThresholds() errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantWarnings, warnings); diff != "" {
+				t.Errorf("validateThresholds() warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidateStopAnnotation(t *testing.T) {
+	lt := func(stop ...string) *dilov1.LoadTest {
+		l := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Annotations: map[string]string{"note": "n"}}}
+		if len(stop) > 0 {
+			l.Annotations[dilov1.AnnotationStop] = stop[0]
+		}
+		return l
+	}
+	long := strings.Repeat("x", 257)
+	tooLong := []string{"metadata.annotations[example.org/stop]: Too long: may not be more than 256 bytes: any new value stops the run, " +
+		`such as the time of the request (kubectl annotate loadtest NAME example.org/stop="$(date -Is)" --overwrite)`}
+	tests := []struct {
+		name     string
+		old, new *dilov1.LoadTest // old nil: a create
+		want     []string
+	}{
+		{"create without", nil, lt(), nil},
+		{"create with a time", nil, lt("2026-12-02T10:00:00+00:00"), nil},
+		{"create with 256 bytes", nil, lt(strings.Repeat("x", 256)), nil},
+		{"create with 257 bytes", nil, lt(long), tooLong},
+		{"set", lt(), lt("now"), nil},
+		{"set too long", lt(), lt(long), tooLong},
+		{"changed to too long", lt("a"), lt(long), tooLong},
+		{"too long, unchanged: stored while the webhook was off, never blocks an edit", lt(long), lt(long), nil},
+		{"removed", lt(long), lt(), nil},
+		{"empty", lt(), lt(""), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := messages(validateStopAnnotation(tt.old, tt.new))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("validateThresholds() (-want +got):\n%s", diff)
+				t.Errorf("validateStopAnnotation() (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -252,6 +307,16 @@ func TestValidateEditWhileRunning(t *testing.T) {
 			lt.Spec.TTLSecondsAfterFinished, lt.Spec.TTLDeletesLoadTest = ptr(int32(60)), true
 			return lt
 		}(), nil},
+		{"Reject: changing only historyLimit is allowed", loadTest(reject, dilov1.StateExecuting, 5), func() *dilov1.LoadTest {
+			lt := loadTest(reject, dilov1.StateExecuting, 5)
+			lt.Spec.HistoryLimit = ptr(int32(3))
+			return lt
+		}(), nil},
+		{"Reject: historyLimit and more is not", loadTest(reject, dilov1.StatePending, 5), func() *dilov1.LoadTest {
+			lt := loadTest(reject, dilov1.StatePending, 6)
+			lt.Spec.HistoryLimit = ptr(int32(3))
+			return lt
+		}(), denied("pending", "spec.replicas")},
 		{"Reject: the pod template is not", loadTest(reject, dilov1.StateExecuting, 5), func() *dilov1.LoadTest {
 			lt := loadTest(reject, dilov1.StateExecuting, 5)
 			lt.Spec.PodTemplate = &dilov1.AgentPodTemplate{Spec: dilov1.AgentPodSpec{NodeSelector: map[string]string{"pool": "load"}}}
