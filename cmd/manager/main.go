@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -28,6 +30,7 @@ import (
 	dilometrics "github.com/dilo-operator/dilo/internal/metrics"
 	"github.com/dilo-operator/dilo/internal/metricsauth"
 	"github.com/dilo-operator/dilo/internal/policy"
+	"github.com/dilo-operator/dilo/internal/progress"
 	"github.com/dilo-operator/dilo/internal/reconcile"
 	"github.com/dilo-operator/dilo/internal/scheme"
 	webhooks "github.com/dilo-operator/dilo/internal/webhook"
@@ -62,6 +65,9 @@ type options struct {
 	// leaderElectionNamespace holds the leader-election Lease; empty means the pod's own
 	// namespace, which only a manager running in a cluster has. No flag: tests set it.
 	leaderElectionNamespace string
+	// liveInterval is the live progress' read interval; 0 turns it off.
+	liveInterval time.Duration
+	livePort     int
 }
 
 func main() {
@@ -131,6 +137,10 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 		"The cluster's DNS domain: agents dial a headless Service by its fully qualified name in it.")
 	fs.IntVar(&o.maxRunningPerNamespace, "max-running-per-namespace", 0,
 		"The most LoadTest runs executing at once in one namespace; the others wait, pending, in order. 0: no cap.")
+	fs.DurationVar(&o.liveInterval, "live-interval", progress.DefaultInterval,
+		"How often the manager reads the agents of executing runs for status.progress (plus 1s per 250 pods being read); 0: no live progress.")
+	fs.IntVar(&o.livePort, "live-port", dilov1.PortLive,
+		"The port the manager reads the agents' snapshots on; the pods always serve them on 9090 (another value is for tests).")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces the manager watches and runs LoadTests in, e.g. a,b; empty: every namespace. "+
 			"With it the manager needs rights in those namespaces only (config/namespaced).")
@@ -206,6 +216,14 @@ func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("failed to set up the SimpleDeployment controller: %w", err)
 	}
 	dilometrics.MustRegisterRuns(mgr.GetCache()) // dilo_loadtest_runs, counted from the cache at scrape time
+	if o.liveInterval > 0 {
+		poller := &progress.Poller{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+			Recorder: mgr.GetEventRecorder("dilo-progress"), Interval: o.liveInterval, Port: o.livePort}
+		if err := mgr.Add(poller); err != nil {
+			return nil, fmt.Errorf("failed to add the live progress poller: %w", err)
+		}
+		crmetrics.Registry.MustRegister(poller) // dilo_loadtest_live_*
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("failed to add the health check: %w", err)
 	}
