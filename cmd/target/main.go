@@ -1,6 +1,8 @@
 // Command target is DiLO's demo and e2e HTTP server: the thing a LoadTest loads.
 //
 //	GET /slow?ms=N         200 after N milliseconds (at most 60000)
+//	GET /slow?ms=N&after=S the same, but only S seconds after the target first served
+//	                       a /slow with after=, at once before: a target that turns slow
 //	GET /status/NNN        responds with status NNN (100 to 599)
 //	GET /healthz           200 "ok"
 //	GET /requests          the requests served so far, by Host header, as JSON
@@ -213,13 +215,27 @@ func newHandler() http.Handler {
 		rec.reset()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	var turnsSlow sync.Once
+	var slowFrom time.Time // set once, by turnsSlow
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		q := r.URL.Query()
+		ms, err := strconv.Atoi(q.Get("ms"))
 		if err != nil || ms < 0 {
 			http.Error(w, "ms must be a whole number of milliseconds", http.StatusBadRequest)
 			return
 		}
 		d := min(time.Duration(ms)*time.Millisecond, maxSlow)
+		if q.Has("after") {
+			after, err := strconv.Atoi(q.Get("after"))
+			if err != nil || after < 0 {
+				http.Error(w, "after must be a whole number of seconds", http.StatusBadRequest)
+				return
+			}
+			turnsSlow.Do(func() { slowFrom = time.Now() })
+			if time.Since(slowFrom) < time.Duration(after)*time.Second {
+				d = 0
+			}
+		}
 		select {
 		case <-time.After(d):
 		case <-r.Context().Done():

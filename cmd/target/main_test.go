@@ -45,6 +45,8 @@ func TestHandler(t *testing.T) {
 		{"GET", "/status/99", 400, "status must be from 100 to 599\n", 0},
 		{"GET", "/slow?ms=30", 200, "hello from dilo target\n", 30 * time.Millisecond},
 		{"GET", "/slow?ms=x", 400, "ms must be a whole number of milliseconds\n", 0},
+		{"GET", "/slow?ms=30&after=0", 200, "hello from dilo target\n", 30 * time.Millisecond},
+		{"GET", "/slow?ms=30&after=x", 400, "after must be a whole number of seconds\n", 0},
 		// A mix of requests sends any method to any path.
 		{"POST", "/items", 200, "hello from dilo target\n", 0},
 		{"PUT", "/items/7", 200, "hello from dilo target\n", 0},
@@ -70,6 +72,27 @@ func TestHandler(t *testing.T) {
 				t.Errorf("%s %s took %v, want at least %v", tc.method, tc.path, took, tc.min)
 			}
 		})
+	}
+}
+
+// TestSlowAfter: /slow with after= answers at once until after seconds have passed
+// since the first such request, then slowly.
+func TestSlowAfter(t *testing.T) {
+	h := newHandler()
+	took := func(path string) time.Duration {
+		start := time.Now()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 200 {
+			t.Fatalf("GET %s: %d %q", path, rec.Code, rec.Body)
+		}
+		return time.Since(start)
+	}
+	if d := took("/slow?ms=500&after=3600"); d >= 500*time.Millisecond {
+		t.Errorf("before after= passed: took %v, want at once", d)
+	}
+	if d := took("/slow?ms=50&after=0"); d < 50*time.Millisecond {
+		t.Errorf("after after= passed: took %v, want at least 50ms", d)
 	}
 }
 
