@@ -68,12 +68,14 @@ func TestLiveProgress(t *testing.T) {
 	lt := openLoadTest(ns, "live", 2, "/", 100, 60)
 	create(t, lt)
 	waitState(t, lt, dilov1.StateExecuting, 2*time.Minute)
-	var table string
-	eventually(t, time.Minute, "kubectl get ld to show live figures", func() (bool, string) {
-		out, err := kubectl(t, "", "get", "ld", "-n", ns, "live")
-		table = out
-		return err == nil && strings.Contains(out, "executing") && !strings.Contains(out, "<none>"), out
+	eventually(t, time.Minute, "live progress", func() (bool, string) {
+		p := get(t, lt).Status.Progress
+		return p != nil && p.Requests > 0, fmt.Sprintf("progress %+v", p)
 	})
+	table, err := kubectl(t, "", "get", "ld", "-n", ns, "live")
+	if rows := strings.Split(strings.TrimSpace(table), "\n"); err != nil || len(rows) != 2 || len(strings.Fields(rows[1])) != 9 {
+		t.Errorf("kubectl get ld: %v; want a row with every column filled:\n%s", err, table)
+	}
 	t.Logf("kubectl get ld during the run:\n%s", table)
 
 	samples, end := watchProgress(t, lt, 3*time.Minute)
@@ -86,7 +88,7 @@ func TestLiveProgress(t *testing.T) {
 			near++
 		}
 	}
-	t.Logf("%d live readings: %+v", len(samples), samples)
+	t.Logf("%d live readings, %d within 10%% of 100 requests/s", len(samples), near)
 	if near < 3 {
 		t.Errorf("%d live readings within 10%% of 100 requests/s; want at least 3: %+v", near, samples)
 	}
@@ -173,7 +175,7 @@ func TestLiveThresholdAborts(t *testing.T) {
 	lt.Spec.Thresholds = &dilov1.Thresholds{MaxP99: &metav1.Duration{Duration: 200 * time.Millisecond},
 		Abort: &dilov1.ThresholdAbort{WindowSeconds: ptr[int32](10), DelaySeconds: ptr[int32](5)}}
 	create(t, lt)
-	waitFailure(t, lt, dilov1.ReasonThresholdBroken, "last 10s", "p99")
+	waitFailure(t, lt, dilov1.ReasonThresholdBroken, "over the last", "p99", "maxP99 200ms")
 	end := get(t, lt)
 	if sent := end.Status.CompletionTime.Sub(end.Status.SendStartTime.Time); sent > 40*time.Second {
 		t.Errorf("the run ended %v after it started sending; want well before its 60 s", sent)
