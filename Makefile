@@ -89,9 +89,11 @@ FUZZ_TARGETS := internal/webhook:FuzzValidateLoadTest internal/webhook:FuzzValid
 	internal/webhook:FuzzAdmissionReview \
 	internal/agent:FuzzPrepareHTTP1 internal/agent/flagplan:FuzzParse \
 	internal/report:FuzzParseFull internal/report/podreport:FuzzParseFull \
-	internal/report:FuzzParse internal/report/podreport:FuzzParse internal/report/runplan:FuzzParse
+	internal/report:FuzzParse internal/report/podreport:FuzzParse internal/report/runplan:FuzzParse \
+	internal/report/live:FuzzDecodeTimeline internal/report/live:FuzzRestore
+
 .PHONY: fuzz
-fuzz: ## Fuzz the admission webhooks (AdmissionReview decoding and validators), the agent's requests and agent-bench's flags, run plans and result parsing, $(FUZZTIME) per target (inputs shrunk for at most 100 runs, so short runs fuzz).
+fuzz: ## Fuzz the admission webhooks (AdmissionReview decoding and validators), the agent's requests and agent-bench's flags, run plans, result parsing and the timeline ConfigMap's documents, $(FUZZTIME) per target (inputs shrunk for at most 100 runs, so short runs fuzz).
 	for t in $(FUZZ_TARGETS); do \
 	  go test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./$${t%%:*}/; \
 	done

@@ -234,7 +234,8 @@ func TestSamplesKustomization(t *testing.T) {
 }
 
 // TestNetworkPolicyKustomizationApplies dry-runs, server-side, config/networkpolicy in a
-// namespace: the per-namespace egress policy and quota a platform team applies.
+// namespace: the per-namespace egress and live-ingress policies and the quota a
+// platform team applies.
 func TestNetworkPolicyKustomizationApplies(t *testing.T) {
 	env := startSuite(t)
 	ns := namespace(t, env)
@@ -245,7 +246,7 @@ func TestNetworkPolicyKustomizationApplies(t *testing.T) {
 		kinds = append(kinds, o.GetKind())
 	}
 	slices.Sort(kinds)
-	if diff := cmp.Diff([]string{"NetworkPolicy", "ResourceQuota"}, kinds); diff != "" {
+	if diff := cmp.Diff([]string{"NetworkPolicy", "NetworkPolicy", "ResourceQuota"}, kinds); diff != "" {
 		t.Errorf("config/networkpolicy renders (-want +got):\n%s", diff)
 	}
 	dryRunApply(t, env, list, "config/networkpolicy", "-n", ns)
