@@ -133,9 +133,10 @@
 //     taken, every counter and histogram only grows from one to the next,
 //     and nothing is dropped yet. Before the load starts: 503, "not
 //     started".
-//   - GET or HEAD /metrics: the same figures in Prometheus' text format:
-//     the counters dilo_agent_requests_total, dilo_agent_errors_total{class}
-//     (requests without a response) and dilo_agent_responses_total{code},
+//   - GET or HEAD /metrics: the same figures in Prometheus' text format
+//     (version 0.0.4, uncompressed): the counters dilo_agent_requests_total,
+//     dilo_agent_errors_total{class} (requests without a response) and
+//     dilo_agent_responses_total{code},
 //     the histogram dilo_agent_latency_seconds (fixed buckets from 0.5ms to
 //     60s, each count never above the truth and short of it by at most the
 //     values within 0.78% under the bound), and the gauge

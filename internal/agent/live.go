@@ -19,12 +19,11 @@ import (
 // read-only, two resources and nothing else: no profiling, no control of
 // any kind, since anyone who can reach the pod can reach it.
 type liveEndpoint struct {
-	load    atomic.Pointer[load] // nil until the load starts
-	mu      sync.Mutex           // one snapshot at a time: each reads every worker's tally
-	metrics http.Handler
-	server  *http.Server
-	addr    net.Addr      // where it listens
-	served  chan struct{} // closed once the server has stopped
+	load   atomic.Pointer[load] // nil until the load starts
+	mu     sync.Mutex           // one snapshot at a time: each reads every worker's tally
+	server *http.Server
+	addr   net.Addr      // where it listens
+	served chan struct{} // closed once the server has stopped
 }
 
 // The limits of the endpoint's server. Its clients ask for at most a full
@@ -50,7 +49,6 @@ func serveLive(port int, errorLog io.Writer) (*liveEndpoint, error) {
 		return nil, fmt.Errorf("failed to serve snapshots on port %d (live.port): %w", port, err)
 	}
 	e := &liveEndpoint{addr: ln.Addr(), served: make(chan struct{})}
-	e.metrics = newMetricsHandler(e, errorLog)
 	e.server = &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: liveReadHeaderTimeout,
@@ -89,7 +87,7 @@ func (e *liveEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/snapshot":
 		serve = e.serveSnapshot
 	case "/metrics":
-		serve = e.metrics.ServeHTTP
+		serve = e.serveMetrics
 	default:
 		http.NotFound(w, r)
 		return

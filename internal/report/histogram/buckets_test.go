@@ -24,6 +24,7 @@ func TestCountAtOrBelowAndSum(t *testing.T) {
 		{2100 * time.Microsecond, 3},
 		{time.Second, 4},
 		{10 * time.Second, 5},
+		{3 * time.Second, 5}, // the largest value, exactly
 	} {
 		if got := h.CountAtOrBelow(tc.d); got != tc.want {
 			t.Errorf("CountAtOrBelow(%v) = %d, want %d", tc.d, got, tc.want)
