@@ -96,8 +96,10 @@ type Poller struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	mu   sync.Mutex
-	runs map[types.NamespacedName]*followed
+	mu       sync.Mutex
+	runs     map[types.NamespacedName]*followed
+	httpOnce sync.Once
+	hc       *http.Client
 }
 
 // followed is one run the poller follows.
@@ -181,8 +183,8 @@ func (p *Poller) Tick(ctx context.Context) int {
 		return 0
 	}
 	seen := map[types.NamespacedName]bool{}
-	var targets []target
-	byRun := map[*followed]*dilov1.LoadTest{}
+	var runs []runRead
+	pods := 0
 	for i := range list.Items {
 		lt := &list.Items[i]
 		if !follows(lt) {
@@ -194,20 +196,47 @@ func (p *Poller) Tick(ctx context.Context) int {
 			continue
 		}
 		seen[f.key] = true
-		byRun[f] = lt
 		ts, err := p.targets(ctx, lt, f)
 		if err != nil {
 			log.FromContext(ctx).Error(err, "Failed to list a run's pods", "loadtest", f.key)
 			continue
 		}
-		targets = append(targets, ts...)
+		runs = append(runs, runRead{f, lt, ts})
+		pods += len(ts)
 	}
-	results := p.readAll(ctx, targets)
-	for f, lt := range byRun {
-		p.observe(ctx, lt, f, results[f])
+	// A few runs at a time, each observed as soon as its pods are read: the decoded
+	// snapshots of a thousand pods held at once would be the manager's peak memory.
+	n := p.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
 	}
+	workers := min(runWorkers, n)
+	next := make(chan runRead)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for r := range next {
+				p.observe(ctx, r.lt, r.run, p.read(ctx, r.targets, max(1, n/workers)))
+			}
+		})
+	}
+	for _, r := range runs {
+		next <- r
+	}
+	close(next)
+	wg.Wait()
 	p.forgetEnded(ctx, seen)
-	return len(targets)
+	return pods
+}
+
+// runWorkers is how many runs are read and observed at once.
+const runWorkers = 4
+
+// runRead is one run to read: its record, its LoadTest as the cache has it, its pods.
+type runRead struct {
+	run     *followed
+	lt      *dilov1.LoadTest
+	targets []target
 }
 
 // follows says whether the poller reads lt's agents: its run executes and its start
@@ -296,24 +325,10 @@ func (p *Poller) targets(ctx context.Context, lt *dilov1.LoadTest, f *followed) 
 	return ts, nil
 }
 
-// readAll reads the targets, at most Concurrency at a time, and returns the results by
-// run and pod.
-func (p *Poller) readAll(ctx context.Context, targets []target) map[*followed]map[string]readResult {
-	n := p.Concurrency
-	if n <= 0 {
-		n = DefaultConcurrency
-	}
-	hc := p.HTTP
-	if hc == nil {
-		hc = &http.Client{
-			Timeout: min(p.interval(0), 2*time.Second),
-			Transport: &http.Transport{
-				DisableKeepAlives: true, Proxy: nil,
-				DialContext: (&net.Dialer{Timeout: time.Second}).DialContext,
-			},
-		}
-	}
-	results := map[*followed]map[string]readResult{}
+// read reads one run's targets, at most n at a time, and returns the results by pod.
+func (p *Poller) read(ctx context.Context, targets []target, n int) map[string]readResult {
+	hc := p.client()
+	results := map[string]readResult{}
 	var mu sync.Mutex
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
@@ -324,14 +339,31 @@ func (p *Poller) readAll(ctx context.Context, targets []target) map[*followed]ma
 			snap, err := readSnapshot(ctx, hc, t.addr)
 			mu.Lock()
 			defer mu.Unlock()
-			if results[t.run] == nil {
-				results[t.run] = map[string]readResult{}
-			}
-			results[t.run][t.pod] = readResult{snap, err}
+			results[t.pod] = readResult{snap, err}
 		})
 	}
 	wg.Wait()
 	return results
+}
+
+// client is the HTTP client of the reads: p.HTTP, or one without keep-alives (a
+// thousand idle connections would cost more memory than the reads) whose requests time
+// out after the interval or 2 s, whichever is shorter.
+func (p *Poller) client() *http.Client {
+	p.httpOnce.Do(func() {
+		if p.HTTP != nil {
+			p.hc = p.HTTP
+			return
+		}
+		p.hc = &http.Client{
+			Timeout: min(p.interval(0), 2*time.Second),
+			Transport: &http.Transport{
+				DisableKeepAlives: true, Proxy: nil,
+				DialContext: (&net.Dialer{Timeout: time.Second}).DialContext,
+			},
+		}
+	})
+	return p.hc
 }
 
 // readSnapshot reads one agent's snapshot.

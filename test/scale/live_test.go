@@ -3,6 +3,7 @@
 package scale
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -51,7 +52,7 @@ func TestLiveProgressScale(t *testing.T) {
 	if err := createAll(ctx, env.Client, liveLoadTests, 8, func(i int) client.Object {
 		lt := loadTest(ns, fmt.Sprintf("lt-%d", i), liveReplicas)
 		lt.Spec.Test.Repeat = nil
-		lt.Spec.Test.Rate, lt.Spec.Test.DurationSeconds = ptr.To[int32](10), ptr.To[int32](3600)
+		lt.Spec.Test.Rate, lt.Spec.Test.DurationSeconds = ptr.To[int32](10), ptr.To[int32](1800)
 		lt.Spec.Thresholds = &dilov1.Thresholds{MaxP99: &metav1.Duration{Duration: time.Hour},
 			Abort: &dilov1.ThresholdAbort{WindowSeconds: ptr.To[int32](30)}}
 		return lt
@@ -65,13 +66,19 @@ func TestLiveProgressScale(t *testing.T) {
 	}
 	defer log.Close()
 	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--agent-image="+testImage,
-		"--live-interval=2s", "--live-port="+strconv.Itoa(agents.port))
+		"--live-interval="+cmp.Or(os.Getenv("SCALE_LIVE_INTERVAL"), "2s"), "--live-port="+strconv.Itoa(agents.port))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "ENABLE_WEBHOOKS=false")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("manager log, last 3000 bytes:\n%s", b[max(0, len(b)-3000):])
+		}
+	})
 
 	// The pods, once created, run at 127.0.<i/250>.<i%250+1>.
 	in := client.InNamespace(ns)
@@ -98,7 +105,9 @@ func TestLiveProgressScale(t *testing.T) {
 		}
 		if len(marked) < liveLoadTests*liveReplicas {
 			time.Sleep(time.Second) // listing 1000 pods is not free
-			return fmt.Errorf("%d pods running", len(marked))
+			var first dilov1.LoadTest
+			_ = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lt-0"}, &first)
+			return fmt.Errorf("%d pods running; lt-0: state %q, conditions %+v (manager log %s)", len(marked), first.Status.State, first.Status.Conditions, logPath)
 		}
 		return nil
 	})
@@ -126,6 +135,10 @@ func TestLiveProgressScale(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	before, err := procStatus(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cpu0, wall0 := cpuTime(t, cmd.Process.Pid), time.Now()
 	agents.resetReads()
 	time.Sleep(liveMeasure) // what is measured: the manager reading for that long
@@ -146,6 +159,8 @@ func TestLiveProgressScale(t *testing.T) {
 		}
 	}
 	peak := float64(st["VmHWM"]) / 1024
+	fmt.Printf("live: peak before reading %.1f MiB (pods created and started), RSS after reading %.1f MiB\n",
+		float64(before["VmHWM"])/1024, float64(st["VmRSS"])/1024)
 	fmt.Printf("live: %d LoadTests × %d pods read for %v: rss_mib=%.1f (goal ≤ %d) cpu_per_s=%.3f read_interval_mean=%v read_interval_max=%v status_lag_max=%v load=%s\n",
 		liveLoadTests, liveReplicas, wall.Round(time.Second), peak, rssGoalMiB, cpu.Seconds()/wall.Seconds(),
 		mean.Round(10*time.Millisecond), worst.Round(10*time.Millisecond), lag.Round(100*time.Millisecond), loadAverage())
