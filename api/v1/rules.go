@@ -236,6 +236,21 @@ func (t *TestSpec) ValueRefs() []ValueRef {
 	return refs
 }
 
+// PodName is the deterministic name of a run's replica: <loadtest>-<run>-<replica>.
+func PodName(loadTest string, run int64, replica int32) string {
+	return loadTest + "-" + strconv.FormatInt(run, 10) + "-" + strconv.FormatInt(int64(replica), 10)
+}
+
+// RunLabels are the labels every pod of a LoadTest's run carries, without the replica
+// (and its timeline ConfigMap too).
+func RunLabels(loadTest string, run int64) map[string]string {
+	return map[string]string{
+		LabelManagedBy: ManagedByDiLO,
+		LabelLoadTest:  loadTest,
+		LabelRun:       strconv.FormatInt(run, 10),
+	}
+}
+
 // TimelineName is the name of the ConfigMap that holds the timeline of a LoadTest's run:
 // the manager writes it while the run executes, labelled as the run's pods are (without
 // the replica) and owned by the LoadTest, and deletes it once the run is neither current

@@ -164,7 +164,6 @@ func (p *Poller) now() time.Time {
 
 // target is one pod to read.
 type target struct {
-	run  *followed
 	pod  string
 	addr string
 }
@@ -258,7 +257,7 @@ func (p *Poller) follow(ctx context.Context, lt *dilov1.LoadTest) (*followed, er
 	}
 	pods := make([]string, lt.Spec.Replicas)
 	for i := range pods {
-		pods[i] = fmt.Sprintf("%s-%d-%d", lt.Name, lt.Status.Run, i)
+		pods[i] = dilov1.PodName(lt.Name, lt.Status.Run, int32(i))
 	}
 	start := lt.Status.SendStartTime.Time
 	window := live.AbortWindow(lt.Spec.Thresholds)
@@ -299,11 +298,7 @@ func ownedBy(obj metav1.Object, lt *dilov1.LoadTest) bool {
 // reference, at the IP their status gives.
 func (p *Poller) targets(ctx context.Context, lt *dilov1.LoadTest, f *followed) ([]target, error) {
 	var pods corev1.PodList
-	if err := p.Client.List(ctx, &pods, client.InNamespace(lt.Namespace), client.MatchingLabels{
-		dilov1.LabelManagedBy: dilov1.ManagedByDiLO,
-		dilov1.LabelLoadTest:  lt.Name,
-		dilov1.LabelRun:       strconv.FormatInt(f.run, 10),
-	}); err != nil {
+	if err := p.Client.List(ctx, &pods, client.InNamespace(lt.Namespace), client.MatchingLabels(dilov1.RunLabels(lt.Name, f.run))); err != nil {
 		return nil, err
 	}
 	port := p.Port
@@ -317,7 +312,7 @@ func (p *Poller) targets(ctx context.Context, lt *dilov1.LoadTest, f *followed) 
 		if !metav1.IsControlledBy(pod, lt) || pod.Status.Phase != corev1.PodRunning || ip == nil {
 			continue
 		}
-		ts = append(ts, target{run: f, pod: pod.Name, addr: net.JoinHostPort(ip.String(), strconv.Itoa(port))})
+		ts = append(ts, target{pod: pod.Name, addr: net.JoinHostPort(ip.String(), strconv.Itoa(port))})
 		if f.probeOnly {
 			break
 		}
@@ -511,11 +506,7 @@ func (p *Poller) saveTimeline(ctx context.Context, namespace, name string, uid t
 		return
 	}
 	cm := corev1ac.ConfigMap(dilov1.TimelineName(name, f.run), namespace).
-		WithLabels(map[string]string{
-			dilov1.LabelManagedBy: dilov1.ManagedByDiLO,
-			dilov1.LabelLoadTest:  name,
-			dilov1.LabelRun:       strconv.FormatInt(f.run, 10),
-		}).
+		WithLabels(dilov1.RunLabels(name, f.run)).
 		WithOwnerReferences(metav1ac.OwnerReference().
 			WithAPIVersion(dilov1.GroupVersion.String()).WithKind("LoadTest").
 			WithName(name).WithUID(uid)).

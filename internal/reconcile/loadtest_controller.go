@@ -306,7 +306,7 @@ func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, e
 	s.run = st.Run
 	s.names = make([]string, s.lt.Spec.Replicas)
 	for i := range s.names {
-		s.names[i] = loadTestPodName(s.lt.Name, s.run, int32(i))
+		s.names[i] = dilov1.PodName(s.lt.Name, s.run, int32(i))
 	}
 	return false, nil
 }

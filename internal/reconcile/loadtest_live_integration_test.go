@@ -340,7 +340,7 @@ func TestLoadTestStopAfterTheEnd(t *testing.T) {
 func createTimeline(t *testing.T, lt *dilov1.LoadTest, run int64) *corev1.ConfigMap {
 	t.Helper()
 	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: dilov1.TimelineName(lt.Name, run), Namespace: lt.Namespace, Labels: runLabels(lt.Name, run),
+		ObjectMeta: metav1.ObjectMeta{Name: dilov1.TimelineName(lt.Name, run), Namespace: lt.Namespace, Labels: dilov1.RunLabels(lt.Name, run),
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: dilov1.GroupVersion.String(), Kind: "LoadTest", Name: lt.Name, UID: lt.UID}}},
 		Data: map[string]string{"timeline.json": "[]"},
 	}
@@ -370,7 +370,7 @@ func TestLoadTestHistory(t *testing.T) {
 	waitPods(t, lt, 1, 1)
 	tl1 := createTimeline(t, lt, 1)
 	other := createTimeline(t, lt, 99) // no such run: deleted at the first prune
-	notOurs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "hist-timeline-98", Namespace: ns, Labels: runLabels("hist", 98)}}
+	notOurs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "hist-timeline-98", Namespace: ns, Labels: dilov1.RunLabels("hist", 98)}}
 	if err := env.Client.Create(context.Background(), notOurs); err != nil {
 		t.Fatal(err)
 	}

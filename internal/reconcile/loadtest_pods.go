@@ -41,20 +41,6 @@ func runSpecHash(spec dilov1.LoadTestSpec) (string, error) {
 	return hex.EncodeToString(sum[:8]), nil
 }
 
-// loadTestPodName is the deterministic name of a run's replica: <loadtest>-<run>-<replica>.
-func loadTestPodName(loadTest string, run int64, replica int32) string {
-	return fmt.Sprintf("%s-%d-%d", loadTest, run, replica)
-}
-
-// runLabels are the labels every pod of a LoadTest's run carries, without the replica.
-func runLabels(loadTest string, run int64) map[string]string {
-	return map[string]string{
-		dilov1.LabelManagedBy: dilov1.ManagedByDiLO,
-		dilov1.LabelLoadTest:  loadTest,
-		dilov1.LabelRun:       strconv.FormatInt(run, 10),
-	}
-}
-
 // failure is why a run failed: a condition reason and a message naming the culprit.
 type failure struct {
 	Reason  string
@@ -147,11 +133,11 @@ func desiredLoadTestPod(lt *dilov1.LoadTest, run int64, replica int32, tgt *dilo
 	if err != nil {
 		return nil, err
 	}
-	labels := runLabels(lt.Name, run)
+	labels := dilov1.RunLabels(lt.Name, run)
 	labels[dilov1.LabelReplica] = strconv.Itoa(int(replica))
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            loadTestPodName(lt.Name, run, replica),
+			Name:            dilov1.PodName(lt.Name, run, replica),
 			Namespace:       lt.Namespace,
 			Labels:          labels,
 			Annotations:     map[string]string{dilov1.AnnotationRunPlan: string(plan)},

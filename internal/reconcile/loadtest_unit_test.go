@@ -389,7 +389,7 @@ func TestDesiredLoadTestPod(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("desiredLoadTestPod (-want +got):\n%s", diff)
 	}
-	if n := len(loadTestPodName(strings.Repeat("a", dilov1.MaxNameLength), 1<<62, dilov1.MaxReplicas-1)); n > 253 {
+	if n := len(dilov1.PodName(strings.Repeat("a", dilov1.MaxNameLength), 1<<62, dilov1.MaxReplicas-1)); n > 253 {
 		t.Errorf("longest pod name is %d characters, more than 253", n)
 	}
 }
