@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -70,7 +71,16 @@ type options struct {
 	livePort     int
 }
 
+// defaultGCPercent is the manager's GOGC unless the environment sets one: its heap may
+// grow 50% over what is live between collections instead of Go's 100%. The manager's
+// live heap is small (about 15 MiB following 1000 agents) and its memory request is
+// 64Mi; the peak falls by about 7 MiB there, for about 0.03 core more.
+const defaultGCPercent = 50
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	opts := parseFlags()
 	if err := run(opts); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "Manager failed")

@@ -259,11 +259,14 @@ func loadAverage() string {
 	return one
 }
 
-// build builds the command pkg (tag scale) into dir and returns the binary's path.
+// build builds the command pkg (tag scale) into dir and returns the binary's path. It
+// builds as the image's binaries are built (static, trimmed, stripped), so that what
+// is measured, its memory above all, is what ships: a cgo build maps libc too.
 func build(t *testing.T, dir, pkg string) string {
 	t.Helper()
 	bin := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-tags", "scale", "-o", bin, pkg)
+	cmd := exec.Command("go", "build", "-tags", "scale", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = testenv.RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("failed to build %s: %v\n%s", pkg, err, out)
