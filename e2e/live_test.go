@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -238,3 +239,70 @@ func timelineOf(t *testing.T, ns, name string) (windows int, requests int64) {
 	}
 	return len(tl.Requests), requests
 }
+
+// TestStartSkew runs 20 pods that open the start gate together and measures how far
+// apart their first requests came, from the target's side (when each pod's first request
+// reached it) and from the agents' (results.startSkew, by their clocks). The goal is
+// startSkewGoal (measured 2.8-8.0 ms from the target on a 2-core node); the test fails
+// past twice that, so that a loaded machine does not fail it but a regression does.
+func TestStartSkew(t *testing.T) {
+	const pods = 20
+	ns := newNamespace(t)
+	lt := openLoadTest(ns, "skew", pods, "/", 20*pods, 5)
+	lt.Spec.Test.Concurrency = ptr[int32](2)
+	// Twenty pods on a small node: each asks for little, so that all are scheduled.
+	lt.Spec.PodTemplate = &dilov1.AgentPodTemplate{Spec: dilov1.AgentPodSpec{Resources: &corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+	}}}
+	create(t, lt)
+	end := waitState(t, lt, dilov1.StateFinished, 4*time.Minute)
+
+	agents := map[string]string{} // pod IP -> pod name
+	var list corev1.PodList
+	if err := k8s.List(ctx(t), &list, client.InNamespace(ns), client.MatchingLabels(dilov1.RunLabels("skew", end.Status.Run))); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.Items {
+		agents[p.Status.PodIP] = p.Name
+	}
+	var first, last time.Time
+	seen := 0
+	for _, target := range podsOf(t, ns, "app=dilo-target") {
+		raw, err := clientset.CoreV1().Pods(ns).ProxyGet("http", target, "8080", "/record/clients", nil).DoRaw(ctx(t))
+		if err != nil {
+			t.Fatalf("failed to ask the target %s when each client came: %v", target, err)
+		}
+		var clients map[string]time.Time
+		if err := json.Unmarshal(raw, &clients); err != nil {
+			t.Fatalf("target %s answered %q: %v", target, raw, err)
+		}
+		for ip, at := range clients {
+			if _, ok := agents[ip]; !ok {
+				continue
+			}
+			seen++
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+	}
+	if seen != pods {
+		t.Fatalf("the target saw %d of the %d agent pods (%v)", seen, pods, agents)
+	}
+	server := last.Sub(first)
+	res := end.Status.Results
+	if res == nil || res.StartSkew == nil {
+		t.Fatalf("results without startSkew: %+v", res)
+	}
+	t.Logf("start skew across %d pods: %v seen by the target, %v by the agents' clocks", pods, server, res.StartSkew.Duration)
+	if server > 2*startSkewGoal || res.StartSkew.Duration > 2*startSkewGoal {
+		t.Errorf("start skew %v (target) and %v (agents); the goal is %v", server, res.StartSkew.Duration, startSkewGoal)
+	}
+}
+
+// startSkewGoal is how far apart, at most, the pods of a run may send their first requests.
+const startSkewGoal = 10 * time.Millisecond

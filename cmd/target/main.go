@@ -7,12 +7,15 @@
 //	GET /healthz           200 "ok"
 //	GET /requests          the requests served so far, by Host header, as JSON
 //	GET /record            what the requests served so far carried, as JSON (below)
-//	POST /record/reset     forgets what /record has seen (not what /requests counts)
+//	GET /record/clients    when the first request from each client IP arrived (at most 1024
+//	                       IPs), as JSON: a load test's start skew, seen from the server
+//	POST /record/reset     forgets what /record and /record/clients have seen (not what
+//	                       /requests counts)
 //	any other path         200 with a small body, whatever the method
 //
-// But for /record and /record/reset, which answer other methods 405, the routes answer any
-// method; HEAD answers without the body. /requests and /record leave out the requests to
-// /healthz, /requests, /record and /record/reset.
+// But for the /record routes, which answer other methods 405, the routes answer any
+// method; HEAD answers without the body. /requests and the /record routes leave out the
+// requests to /healthz, /requests and the /record routes.
 //
 // /record groups the requests by "METHOD URI", the request URI as sent, query included:
 //
@@ -207,8 +210,13 @@ func newHandler() http.Handler {
 	// let a test that sent the wrong method believe it reset the record.
 	mux.HandleFunc("/record", notAllowed("GET, HEAD"))
 	mux.HandleFunc("/record/reset", notAllowed("POST"))
+	mux.HandleFunc("/record/clients", notAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /record", func(w http.ResponseWriter, _ *http.Request) {
 		b, err := rec.json()
+		writeJSON(w, b, err)
+	})
+	mux.HandleFunc("GET /record/clients", func(w http.ResponseWriter, _ *http.Request) {
+		b, err := rec.clients()
 		writeJSON(w, b, err)
 	})
 	mux.HandleFunc("POST /record/reset", func(w http.ResponseWriter, _ *http.Request) {
@@ -259,9 +267,9 @@ func newHandler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/healthz", "/requests", "/record", "/record/reset":
+		case "/healthz", "/requests", "/record", "/record/reset", "/record/clients":
 		default:
-			rec.add(r)
+			rec.add(r, time.Now())
 		}
 		mux.ServeHTTP(w, r)
 	})

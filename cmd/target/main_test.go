@@ -121,6 +121,7 @@ type sent struct {
 	header         http.Header
 	body           string
 	proto          string // HTTP/1.1 if empty
+	remote         string // httptest's 192.0.2.1:1234 if empty
 }
 
 // send serves every one of reqs with h.
@@ -133,6 +134,9 @@ func send(t *testing.T, h http.Handler, reqs ...sent) {
 		}
 		if s.proto != "" {
 			r.Proto = s.proto
+		}
+		if s.remote != "" {
+			r.RemoteAddr = s.remote
 		}
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
@@ -331,6 +335,28 @@ func TestRecordReset(t *testing.T) {
 		"bodies": {"values": {}, "overflow": 0, "tooLong": 0}}}, "overflow": 0}`
 	if diff := jsonDiff(t, get(t, h, "/record"), want); diff != "" {
 		t.Errorf("GET /record after a reset and a request (-want +got):\n%s", diff)
+	}
+}
+
+func TestRecordClients(t *testing.T) {
+	h := newHandler()
+	before := time.Now()
+	send(t, h, sent{method: "GET", target: "/a", remote: "10.0.0.1:4000"})
+	mid := time.Now()
+	send(t, h, sent{method: "GET", target: "/b", remote: "10.0.0.1:4001"},
+		sent{method: "GET", target: "/c", remote: "10.0.0.2:4000"},
+		sent{method: "GET", target: "/record", remote: "10.0.0.3:4000"})
+	var got map[string]time.Time
+	if err := json.Unmarshal([]byte(get(t, h, "/record/clients")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["10.0.0.1"].Before(before) || got["10.0.0.1"].After(mid) || got["10.0.0.2"].Before(mid) {
+		t.Errorf("GET /record/clients = %v; want 10.0.0.1 at its first request (between %v and %v), 10.0.0.2 after, and no reader of the record",
+			got, before.Format(time.RFC3339Nano), mid.Format(time.RFC3339Nano))
+	}
+	send(t, h, sent{method: "POST", target: "/record/reset"})
+	if got := get(t, h, "/record/clients"); got != "{}" {
+		t.Errorf("GET /record/clients after a reset = %s; want {}", got)
 	}
 }
 

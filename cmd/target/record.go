@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // The bounds of a record. A load test sends millions of requests, and a header carrying a
@@ -23,6 +25,8 @@ const (
 	maxValues = 16
 	// maxBody is the longest body that is hashed; a longer one is counted as tooLong.
 	maxBody = 1 << 20
+	// maxClients is how many client addresses a record keeps the first request of.
+	maxClients = 1024
 )
 
 // unrecorded are the headers left out of a record: every client sends them, and the tests
@@ -37,6 +41,10 @@ type record struct {
 	Requests map[string]*requestRecord `json:"requests"`
 	// Overflow counts the requests whose "METHOD URI" found the record full.
 	Overflow int64 `json:"overflow"`
+	// firstByClient is when the first request from each client IP arrived (read when its
+	// handler began, before its body), at most maxClients of them: a LoadTest's start
+	// skew seen from the server, one pod per IP. GET /record/clients answers it.
+	firstByClient map[string]time.Time
 }
 
 // requestRecord is what requests of one method and URI carried.
@@ -85,7 +93,11 @@ type recorder struct {
 
 // newRecorder returns a recorder that has recorded nothing.
 func newRecorder() *recorder {
-	return &recorder{rec: record{Requests: map[string]*requestRecord{}}, byHost: map[string]int64{}}
+	return &recorder{rec: newRecord(), byHost: map[string]int64{}}
+}
+
+func newRecord() record {
+	return record{Requests: map[string]*requestRecord{}, firstByClient: map[string]time.Time{}}
 }
 
 // hasher hashes a body through a buffer of its own; a pool of them spares each request
@@ -115,9 +127,13 @@ func digest(body io.Reader) (n int64, sum string, tooLong bool) {
 	return n, hex.EncodeToString(hs.h.Sum(b[:0])), false
 }
 
-// add records r, reading (at most maxBody+1 bytes of) its body.
-func (rc *recorder) add(r *http.Request) {
+// add records r, which arrived at at, reading (at most maxBody+1 bytes of) its body.
+func (rc *recorder) add(r *http.Request, at time.Time) {
 	n, sum, tooLong := digest(r.Body)
+	client, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		client = r.RemoteAddr
+	}
 	uri := r.RequestURI
 	if uri == "" {
 		uri = r.URL.RequestURI()
@@ -127,6 +143,9 @@ func (rc *recorder) add(r *http.Request) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.byHost[r.Host]++
+	if _, ok := rc.rec.firstByClient[client]; !ok && len(rc.rec.firstByClient) < maxClients {
+		rc.rec.firstByClient[client] = at
+	}
 	rr := rc.rec.Requests[key]
 	if rr == nil {
 		if len(rc.rec.Requests) >= maxRequests {
@@ -192,9 +211,16 @@ func (rc *recorder) json() ([]byte, error) {
 	return json.Marshal(&rc.rec)
 }
 
+// clients returns when the first request of each client IP arrived, as JSON.
+func (rc *recorder) clients() ([]byte, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return json.Marshal(rc.rec.firstByClient)
+}
+
 // reset forgets the record (but not the requests by Host).
 func (rc *recorder) reset() {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rc.rec = record{Requests: map[string]*requestRecord{}}
+	rc.rec = newRecord()
 }
