@@ -96,7 +96,7 @@ func TestMergePercentilesMatchPooledSamples(t *testing.T) {
 			rank := int(float64(len(pooled))*c.q + 0.9999999)
 			raw := pooled[max(rank, 1)-1]
 			tol := time.Duration(float64(raw)*2/float64(int(1)<<lowest)) + 1
-			if c.got < raw || c.got-raw > tol {
+			if c.got < raw || c.got > RoundDuration(raw+tol) {
 				t.Errorf("trial %d (%d pods, precision %d) q=%v: merged %v, pooled %v, tolerance %v", trial, pods, lowest, c.q, c.got, raw, tol)
 			}
 		}
@@ -134,7 +134,7 @@ func TestMerge(t *testing.T) {
 		ErrorsByClass: map[string]int64{"timeout": 1}, Codes: map[string]int64{"200": 8, "500": 1},
 		BytesReceived: 900, RequestsPerSecond: "1.00",
 		Latency: v1.Latency{
-			P50: metav1.Duration{Duration: 2*time.Millisecond + 7039}, // the top of 2ms's bucket
+			P50: metav1.Duration{Duration: 2010 * time.Microsecond}, // the top of 2ms's bucket, 2.007039ms, rounded up
 			P90: metav1.Duration{Duration: 100 * time.Millisecond},
 			P99: metav1.Duration{Duration: 100 * time.Millisecond},
 			Max: metav1.Duration{Duration: 100 * time.Millisecond},
@@ -208,7 +208,7 @@ func TestFormats(t *testing.T) {
 	}{
 		{"nothing", 0, 0, 0, histogram.New(histogram.DefaultPrecision), out{Ratio: "0", Rate: "0"}},
 		{"a third", 1, 3, 1500 * time.Millisecond, h, out{Ratio: "0.3333", Rate: "2.00", Latency: v1.Percentiles{
-			P50: metav1.Duration{Duration: h.Quantile(0.5)}, P90: metav1.Duration{Duration: h.Quantile(0.9)}, P99: metav1.Duration{Duration: h.Quantile(0.99)},
+			P50: metav1.Duration{Duration: RoundDuration(h.Quantile(0.5))}, P90: metav1.Duration{Duration: RoundDuration(h.Quantile(0.9))}, P99: metav1.Duration{Duration: RoundDuration(h.Quantile(0.99))},
 		}}},
 		{"a negative window", 0, 10, -time.Second, histogram.New(1), out{Ratio: "0.0000", Rate: "0"}},
 	} {
@@ -305,7 +305,7 @@ func checkQuantiles(t testing.TB, what string, lat v1.Latency, pooled []time.Dur
 		rank := int(float64(len(pooled))*c.q + 0.9999999)
 		raw := pooled[max(rank, 1)-1]
 		tol := time.Duration(float64(raw)*2/float64(int(1)<<precision)) + 1
-		if c.got < raw || c.got-raw > tol {
+		if c.got < raw || c.got > RoundDuration(raw+tol) {
 			t.Errorf("%s q=%v: merged %v, pooled %v, tolerance %v", what, c.q, c.got, raw, tol)
 		}
 	}
@@ -425,13 +425,13 @@ func TestMergeByRequest(t *testing.T) {
 		Pods: 2, Requests: 8, Errors: 4, ErrorRatio: "0.5000",
 		ErrorsByClass: map[string]int64{"timeout": 2}, Codes: map[string]int64{"200": 2, "201": 2, "500": 2},
 		BytesReceived: 20, RequestsPerSecond: "1.60",
-		Latency: v1.Latency{P50: metav1.Duration{Duration: 3*time.Millisecond + 14655}, P90: ms(10), P99: ms(10), Max: ms(10)}, // p50: the top of 3ms's bucket
+		Latency: v1.Latency{P50: metav1.Duration{Duration: 3020 * time.Microsecond}, P90: ms(10), P99: ms(10), Max: ms(10)}, // p50: the top of 3ms's bucket, rounded up
 	}
 	withByRequest := totals
 	withByRequest.ByRequest = []v1.RequestResults{
 		{Name: "list", Requests: 6, Errors: 4, ErrorRatio: "0.6667",
 			ErrorsByClass: map[string]int64{"timeout": 2}, Codes: map[string]int64{"200": 2, "500": 2},
-			Latency: v1.Latency{P50: metav1.Duration{Duration: time.Millisecond + 3519}, P90: ms(3), P99: ms(3), Max: ms(3)}}, // p50: the top of 1ms's bucket
+			Latency: v1.Latency{P50: metav1.Duration{Duration: 1010 * time.Microsecond}, P90: ms(3), P99: ms(3), Max: ms(3)}}, // p50: the top of 1ms's bucket, rounded up
 		{Name: "order", Requests: 2, ErrorRatio: "0.0000", Codes: map[string]int64{"201": 2},
 			Latency: v1.Latency{P50: ms(10), P90: ms(10), P99: ms(10), Max: ms(10)}},
 	}
@@ -646,4 +646,26 @@ func FuzzParseFull(f *testing.F) {
 		}
 		CheckThresholds(th, res)
 	})
+}
+
+func TestRoundDuration(t *testing.T) {
+	for _, c := range []struct {
+		in   time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{850 * time.Nanosecond, "850ns"},
+		{1234 * time.Nanosecond, "1.24µs"},
+		{23700000 * time.Nanosecond, "23.7ms"},
+		{23700111 * time.Nanosecond, "23.8ms"},
+		{999600 * time.Microsecond, "1s"},
+		{1234567890 * time.Nanosecond, "1.24s"},
+		{312000001 * time.Nanosecond, "313ms"},
+		{90 * time.Minute, "1h30m0s"},
+		{-23700111 * time.Nanosecond, "-23.8ms"},
+	} {
+		if got := RoundDuration(c.in).String(); got != c.want {
+			t.Errorf("RoundDuration(%d) = %s, want %s", c.in, got, c.want)
+		}
+	}
 }

@@ -321,10 +321,10 @@ func TestProgress(t *testing.T) {
 	want := &v1.Progress{
 		ObservedTime: metav1.NewTime(at(12_500)), ElapsedSeconds: 12, Pods: 1,
 		Requests: 1000, Errors: 12, ErrorRatio: "0.0120", RequestsPerSecond: "80.00",
-		Latency: v1.Percentiles{P50: ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)), P99: ms(h.Quantile(0.99))},
+		Latency: v1.Percentiles{P50: ms(report.RoundDuration(h.Quantile(0.5))), P90: ms(report.RoundDuration(h.Quantile(0.9))), P99: ms(report.RoundDuration(h.Quantile(0.99)))},
 		Window: &v1.ProgressWindow{
 			Seconds: "12.50", Requests: 1000, Errors: 12, ErrorRatio: "0.0120", RequestsPerSecond: "80.00",
-			Latency: v1.Percentiles{P50: ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)), P99: ms(h.Quantile(0.99))},
+			Latency: v1.Percentiles{P50: ms(report.RoundDuration(h.Quantile(0.5))), P90: ms(report.RoundDuration(h.Quantile(0.9))), P99: ms(report.RoundDuration(h.Quantile(0.99)))},
 		},
 	}
 	if diff := cmp.Diff(want, tr.Progress()); diff != "" {
