@@ -10,8 +10,8 @@ const (
 
 	// LabelLoadTest holds the name of the LoadTest a pod belongs to.
 	LabelLoadTest = "example.org/loadtest"
-	// LabelRun holds the run a LoadTest pod belongs to: the LoadTest's metadata.generation
-	// when the run started. A spec edit starts a new run; pods of older runs are deleted.
+	// LabelRun holds the run a LoadTest pod belongs to: its number, status.run. A spec
+	// edit or a rerun starts a new run; pods of older runs are deleted.
 	LabelRun = "example.org/run"
 	// LabelReplica holds a LoadTest pod's index in its run, from 0 to replicas-1.
 	LabelReplica = "example.org/replica"
@@ -47,6 +47,13 @@ const (
 	// status.lastHandledStop: the annotation may stay, and a later run is not stopped
 	// by it.
 	AnnotationStop = "example.org/stop"
+
+	// AnnotationRerun, on a LoadTest, asks DiLO for a new run of the same spec: any new
+	// value (kubectl annotate loadtest NAME example.org/rerun="$(date -Is)" --overwrite,
+	// or kubectl dilo rerun NAME) replaces the current run, if one goes, as a spec edit
+	// would, and starts the next. The value handled last is status.lastHandledRerun, as
+	// for AnnotationStop.
+	AnnotationRerun = "example.org/rerun"
 
 	// PortLive is the port of every load-generator pod's read-only snapshot endpoint
 	// (GET /snapshot: the agent's results so far; GET /metrics: the same for

@@ -94,6 +94,12 @@ const (
 	ReasonQueued = "Queued"
 	// ReasonAdmitted: the run got a slot and started (Queued=False).
 	ReasonAdmitted = "Admitted"
+
+	// ReasonPending, ReasonExecuting and ReasonStopping are the Reconciling condition's
+	// reasons for a run pending (and not queued), executing, and being stopped.
+	ReasonPending   = "Pending"
+	ReasonExecuting = "Executing"
+	ReasonStopping  = "Stopping"
 )
 
 // Timing rules of a run, in seconds.

@@ -83,6 +83,14 @@ const (
 	// False (reason PodsUnreachable) while it cannot read some, the message naming one
 	// and why. Only live figures depend on it: the final results never do.
 	ConditionLiveProgress = "LiveProgress"
+	// ConditionReconciling and ConditionStalled are the conditions kstatus reads (what
+	// Flux, kpt and cli-utils appliers wait with): Reconciling is True, its reason the
+	// state (Pending, Queued, Executing, Stopping), while the current run is pending or
+	// executing, so that they see it in progress; Stalled is True, with the Failed
+	// condition's reason and message, once it failed, so that they see it failed. A
+	// finished run has neither: kstatus reads it as current.
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
 
 	// DefaultHistoryLimit is spec.historyLimit's default; DefaultAbortWindowSeconds
 	// is spec.thresholds.abort.windowSeconds'.
@@ -586,8 +594,10 @@ type LoadTestStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// run is the current run's number: the metadata.generation it started for. Its pods
-	// carry it in their names and in their example.org/run label.
+	// run is the current run's number: the metadata.generation it started for, or, for a
+	// run started by example.org/rerun (no new generation), the previous run's plus one;
+	// never a number used before. Its pods carry it in their names and in their
+	// example.org/run label.
 	// +optional
 	Run int64 `json:"run,omitempty"`
 
@@ -653,6 +663,12 @@ type LoadTestStatus struct {
 	// manager acted on: a new value stops the run then current (see AnnotationStop).
 	// +optional
 	LastHandledStop string `json:"lastHandledStop,omitempty"`
+
+	// lastHandledRerun is the last value of the LoadTest's example.org/rerun annotation
+	// the manager acted on: a new value starts a new run of the same spec (see
+	// AnnotationRerun).
+	// +optional
+	LastHandledRerun string `json:"lastHandledRerun,omitempty"`
 
 	// history summarises the last spec.historyLimit ended or replaced runs, oldest
 	// first, the current run included once it ended.

@@ -437,7 +437,7 @@ func (p *Poller) observe(ctx context.Context, lt *dilov1.LoadTest, f *followed, 
 	if prog != nil {
 		st.Progress = prog
 	}
-	cond := metav1.Condition{Type: dilov1.ConditionLiveProgress, Status: metav1.ConditionTrue, ObservedGeneration: st.Run,
+	cond := metav1.Condition{Type: dilov1.ConditionLiveProgress, Status: metav1.ConditionTrue, ObservedGeneration: lt.Generation,
 		Reason: dilov1.ReasonReporting, Message: fmt.Sprintf("reading the snapshots of all %d pods", len(f.pods))}
 	if f.unreachable != "" {
 		cond.Status, cond.Reason = metav1.ConditionFalse, dilov1.ReasonPodsUnreachable

@@ -4,8 +4,10 @@
 //
 // # A LoadTest run
 //
-// A run is identified by the LoadTest's metadata.generation when it started (the pods'
-// example.org/run label and status.observedGeneration). Its pods are named
+// A run is identified by its number, status.run and the pods' example.org/run label:
+// the LoadTest's metadata.generation when a spec edit started it, the previous run's
+// plus one when a new value of the example.org/rerun annotation did (the value is then
+// status.lastHandledRerun), never a number used before. Its pods are named
 // <loadtest>-<run>-<replica>, so creating them again is harmless: a manager restarted
 // at any moment finds the run in status and its pods by name, and neither duplicates a
 // pod nor loses the run. Reconcile is a list of named steps (see

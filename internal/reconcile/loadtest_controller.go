@@ -148,9 +148,11 @@ type runScope struct {
 	before *dilov1.LoadTest
 	now    time.Time
 
-	// run is the current run; newRun is set when this reconcile started it.
+	// run is the current run; newRun is set when this reconcile started it, and rerun
+	// when it did because the example.org/rerun annotation asked, the spec unchanged.
 	run    int64
 	newRun bool
+	rerun  bool
 	// names are the run's pod names by replica; pods the ones that exist.
 	names []string
 	pods  map[string]*corev1.Pod
@@ -190,14 +192,15 @@ type step struct {
 
 // Reconcile moves a LoadTest's run along. The steps, in order:
 //
-//  1. startRun: a new generation starts a new run, from pending; the run it replaces
-//     goes into the history.
+//  1. startRun: a new spec, or a new value of the example.org/rerun annotation, starts
+//     a new run, from pending; the run it replaces goes into the history.
 //  2. takeStopRequest: a new value of the example.org/stop annotation stops the run,
 //     if it is going (status.stopping).
 //  3. deleteStalePods: delete the pods of older runs; wait until they are gone.
 //  4. stopEndedRun: a finished or failed run is the record; only its running pods
 //     are stopped (failed run), and, once spec.ttlSecondsAfterFinished has passed,
-//     its pods (or the LoadTest) deleted. Nothing else happens until the spec changes.
+//     its pods (or the LoadTest) deleted. Nothing else happens until the spec changes
+//     or a rerun is asked.
 //  5. admitRun, createPods: while pending and not being stopped, wait in the
 //     namespace's queue for a free slot when MaxRunningPerNamespace caps the runs (see
 //     admitRun); then resolve the Service and create the missing pods.
@@ -270,19 +273,27 @@ func (r *LoadTestReconciler) now() time.Time {
 	return time.Now()
 }
 
-// startRun starts a new run when the spec is not the current run's: status restarts
-// from pending, for this generation, keeping only what is the LoadTest's rather than
-// the run's: the history, where the run it replaces is recorded (Replaced, if it had
-// not ended), and the stop value handled last. An edit of spec.updatePolicy, the TTL
-// fields or spec.historyLimit alone keeps the run going (dilov1.RunSpec), so that a
-// user can lock a running test (or unlock it) without restarting it.
+// startRun starts a new run when the spec is not the current run's, or a new value of
+// the example.org/rerun annotation asks for one: status restarts from pending, keeping
+// only what is the LoadTest's rather than the run's: the history, where the run it
+// replaces is recorded (Replaced, if it had not ended), and the stop and rerun values
+// handled last. An edit of spec.updatePolicy, the TTL fields or spec.historyLimit alone
+// keeps the run going (dilov1.RunSpec), so that a user can lock a running test (or
+// unlock it) without restarting it. A new LoadTest takes the stop and rerun values it
+// was created with as handled: a manifest copied from a live object starts, and runs,
+// once.
 func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, error) {
 	st := &s.lt.Status
 	hash, err := runSpecHash(s.lt.Spec)
 	if err != nil {
 		return false, err
 	}
-	if st.State == "" || st.Run == 0 || st.RunSpecHash != hash {
+	stop, rerun := st.LastHandledStop, st.LastHandledRerun
+	if st.State == "" {
+		stop, rerun = s.lt.Annotations[dilov1.AnnotationStop], s.lt.Annotations[dilov1.AnnotationRerun]
+	}
+	asked := s.lt.Annotations[dilov1.AnnotationRerun] != rerun
+	if st.State == "" || st.Run == 0 || st.RunSpecHash != hash || asked {
 		history := st.History
 		if st.State != "" && st.Run != 0 {
 			timeline, err := r.timelineOf(ctx, s.lt, st.Run)
@@ -292,14 +303,15 @@ func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, e
 			history = recordRun(history, runRecord(st, timeline))
 			s.pruneTimelines = true // the replaced run is no longer current
 		}
-		s.newRun = true
+		s.newRun, s.rerun = true, asked && st.RunSpecHash == hash
 		*st = dilov1.LoadTestStatus{
-			State:           dilov1.StatePending,
-			Run:             s.lt.Generation,
-			RunSpecHash:     hash,
-			StartTime:       &metav1.Time{Time: s.now},
-			LastHandledStop: st.LastHandledStop,
-			History:         history,
+			State:            dilov1.StatePending,
+			Run:              nextRun(st.Run, s.lt.Generation),
+			RunSpecHash:      hash,
+			StartTime:        &metav1.Time{Time: s.now},
+			LastHandledStop:  stop,
+			LastHandledRerun: s.lt.Annotations[dilov1.AnnotationRerun],
+			History:          history,
 		}
 	}
 	st.ObservedGeneration = s.lt.Generation
@@ -309,6 +321,13 @@ func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, e
 		s.names[i] = dilov1.PodName(s.lt.Name, s.run, int32(i))
 	}
 	return false, nil
+}
+
+// nextRun is the number of the run that follows run (0: none yet) for a LoadTest at
+// generation: the generation, as long as runs start only for spec edits, and never a
+// number already used, since a rerun starts a run with no new generation.
+func nextRun(run, generation int64) int64 {
+	return max(generation, run+1)
 }
 
 // deleteStalePods lists the LoadTest's pods, keeps the current run's and deletes the
@@ -740,7 +759,7 @@ func computeStatus(s *runScope) {
 			st.Progress = finalProgress(s.results, st.SendStartTime, s.now)
 		}
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: dilov1.ConditionFailed, Status: metav1.ConditionTrue, ObservedGeneration: s.run,
+			Type: dilov1.ConditionFailed, Status: metav1.ConditionTrue, ObservedGeneration: s.lt.Generation,
 			Reason: s.failure.Reason, Message: truncate(s.failure.Message, maxConditionMessage),
 		})
 	case s.results != nil:
@@ -749,7 +768,7 @@ func computeStatus(s *runScope) {
 		st.Results = s.results
 		st.Progress = finalProgress(s.results, st.SendStartTime, s.now)
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: dilov1.ConditionComplete, Status: metav1.ConditionTrue, ObservedGeneration: s.run,
+			Type: dilov1.ConditionComplete, Status: metav1.ConditionTrue, ObservedGeneration: s.lt.Generation,
 			Reason: dilov1.ReasonFinished, Message: fmt.Sprintf("all %d pods of run %d succeeded", len(s.names), s.run),
 		})
 	case s.stale == 0 && a.AllExist:
@@ -766,6 +785,7 @@ func computeStatus(s *runScope) {
 // server holds names a deleted one.
 func (r *LoadTestReconciler) patchStatus(ctx context.Context, s *runScope) error {
 	computeStatus(s)
+	summarizeConditions(&s.lt.Status, s.lt.Generation)
 	if err := r.updateHistory(ctx, s); err != nil {
 		return err
 	}
@@ -812,7 +832,11 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 	}
 	if s.newRun {
 		note := fmt.Sprintf("Started run %d: %d pods", s.run, len(s.names))
-		if s.before.Status.State != "" {
+		switch {
+		case s.rerun:
+			note = fmt.Sprintf("Rerun asked (%s=%q): started run %d (%d pods), after run %d",
+				dilov1.AnnotationRerun, truncate(st.LastHandledRerun, 256), s.run, len(s.names), s.before.Status.Run)
+		case s.before.Status.State != "":
 			note = fmt.Sprintf("Spec changed: started run %d (%d pods), replacing run %d", s.run, len(s.names), s.before.Status.Run)
 		}
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "RunStarted", "StartRun", note)

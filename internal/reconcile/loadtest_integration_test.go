@@ -293,11 +293,13 @@ func TestLoadTestServiceProblems(t *testing.T) {
 		}
 	}
 
-	// Fixing the spec of a failed LoadTest starts a new run, with a clean status.
+	// Fixing the spec of a failed LoadTest starts a new run, with a clean status: the
+	// failed run's conditions gone, Stalled included.
 	lt := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "svc-missing"}}
 	patchLoadTest(t, lt, func(lt *dilov1.LoadTest) { lt.Spec.Test.ServiceName = "web" })
 	got := waitState(t, lt, dilov1.StateExecuting)
-	if got.Status.ObservedGeneration != 2 || len(got.Status.Conditions) != 0 || got.Status.CompletionTime != nil {
+	if got.Status.ObservedGeneration != 2 || len(got.Status.Conditions) != 1 || got.Status.Conditions[0].Type != dilov1.ConditionReconciling ||
+		got.Status.CompletionTime != nil {
 		t.Errorf("status of the new run: %+v", got.Status)
 	}
 	waitPods(t, lt, 2, 2)

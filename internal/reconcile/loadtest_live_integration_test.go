@@ -486,3 +486,56 @@ func TestLoadTestStopWhileOldPodsLeave(t *testing.T) {
 		t.Errorf("history (-want +got):\n%s", diff)
 	}
 }
+
+// TestLoadTestRerun: a new value of example.org/rerun starts a new run of the same spec,
+// numbered after the last (and a later spec edit never reuses a number); the run it
+// follows stays in the history and its pods go. Values a LoadTest was created with,
+// as in a manifest copied from a live object, start nothing and stop nothing.
+func TestLoadTestRerun(t *testing.T) {
+	_, ns, _ := setup(t)
+	lt := createLoadTest(t, ns, "again", 1, func(lt *dilov1.LoadTest) {
+		lt.Annotations = map[string]string{dilov1.AnnotationRerun: "copied", dilov1.AnnotationStop: "copied"}
+	})
+	got := waitState(t, lt, dilov1.StateExecuting)
+	if st := got.Status; st.Run != 1 || st.LastHandledRerun != "copied" || st.LastHandledStop != "copied" || st.Stopping != nil {
+		t.Fatalf("first run: run %d, lastHandledRerun %q, lastHandledStop %q, stopping %+v; want run 1 going, both values handled",
+			st.Run, st.LastHandledRerun, st.LastHandledStop, st.Stopping)
+	}
+	if c := meta.FindStatusCondition(got.Status.Conditions, dilov1.ConditionReconciling); c == nil || c.Status != metav1.ConditionTrue || c.Reason != dilov1.ReasonExecuting {
+		t.Errorf("an executing run's Reconciling condition: %+v", c)
+	}
+	pods := waitPods(t, lt, 1, 1)
+	runAll(t, pods)
+	start, err := time.Parse(time.RFC3339, waitStartAt(t, lt, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setPodStatus(t, pods[0].Name, ns, succeeded(resultMessage(t, start, 50, 0, time.Millisecond)))
+	waitState(t, lt, dilov1.StateFinished)
+
+	patchLoadTest(t, lt, func(lt *dilov1.LoadTest) { lt.Annotations[dilov1.AnnotationRerun] = "again" })
+	got = waitFor(t, lt, "run 2", func(lt *dilov1.LoadTest) bool { return lt.Status.Run == 2 })
+	if st := got.Status; st.LastHandledRerun != "again" || st.RunSpecHash == "" || st.ObservedGeneration != got.Generation || st.Results != nil {
+		t.Errorf("rerun status %+v; want run 2 from scratch, the value handled", st)
+	}
+	if diff := cmp.Diff([]string{"1: finished/Finished"}, historyOf(got)); diff != "" {
+		t.Errorf("history after a rerun (-want +got):\n%s", diff)
+	}
+	waitGone(t, lt, dilov1.PodName("again", 2, 0))
+	waitPods(t, lt, 2, 1)
+	waitEvents(t, lt, "RunStarted")
+
+	// A rerun while the run goes replaces it, as a spec edit does; then a spec edit
+	// takes the next number, not its generation's (already used).
+	patchLoadTest(t, lt, func(lt *dilov1.LoadTest) { lt.Annotations[dilov1.AnnotationRerun] = "third" })
+	got = waitFor(t, lt, "run 3", func(lt *dilov1.LoadTest) bool { return lt.Status.Run == 3 })
+	if diff := cmp.Diff([]string{"1: finished/Finished", "2: executing/Replaced"}, historyOf(got)); diff != "" {
+		t.Errorf("history after a rerun of a going run (-want +got):\n%s", diff)
+	}
+	patchLoadTest(t, lt, func(lt *dilov1.LoadTest) { lt.Spec.Replicas = 2 })
+	got = waitFor(t, lt, "the edit's run", func(lt *dilov1.LoadTest) bool { return lt.Status.ObservedGeneration == lt.Generation && lt.Status.Run > 3 })
+	if got.Generation != 2 || got.Status.Run != 4 {
+		t.Errorf("after a spec edit: generation %d run %d; want generation 2, run 4", got.Generation, got.Status.Run)
+	}
+	waitPods(t, lt, 4, 2)
+}

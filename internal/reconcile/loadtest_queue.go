@@ -92,7 +92,7 @@ func (r *LoadTestReconciler) admitRun(ctx context.Context, s *runScope) (bool, e
 	msg := queuedMessage(lt.Namespace, limit, running, ahead)
 	wasQueued := meta.IsStatusConditionTrue(lt.Status.Conditions, dilov1.ConditionQueued)
 	meta.SetStatusCondition(&lt.Status.Conditions, metav1.Condition{
-		Type: dilov1.ConditionQueued, Status: metav1.ConditionTrue, ObservedGeneration: s.run,
+		Type: dilov1.ConditionQueued, Status: metav1.ConditionTrue, ObservedGeneration: s.lt.Generation,
 		Reason: dilov1.ReasonQueued, Message: msg,
 	})
 	if !wasQueued {
@@ -115,7 +115,7 @@ func (r *LoadTestReconciler) admit(s *runScope, why string) {
 		r.recordQueue(s.lt, dilov1.ReasonAdmitted, "AdmitRun", "Run %d %s", s.run, msg)
 	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: dilov1.ConditionQueued, Status: metav1.ConditionFalse, ObservedGeneration: s.run,
+		Type: dilov1.ConditionQueued, Status: metav1.ConditionFalse, ObservedGeneration: s.lt.Generation,
 		Reason: dilov1.ReasonAdmitted, Message: msg,
 	})
 }
