@@ -10,13 +10,15 @@ help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: generate
-generate: ## Regenerate deepcopy, CRDs, RBAC and webhook configurations from the markers, and dist/install.yaml.
+generate: ## Regenerate deepcopy, CRDs, RBAC and webhook configurations from the markers, dist/install.yaml and the Helm chart dist/chart.
 	hack/generate.sh
 	$(MAKE) -s dist
+	hack/chart.sh
 
 .PHONY: verify-generated
 verify-generated: ## Fail when a generated file is stale.
 	hack/generate.sh --verify
+	hack/chart.sh --verify
 
 .PHONY: vet
 vet: ## go vet every package.
@@ -27,9 +29,11 @@ k8s-bin: ## Build the pinned Kubernetes binaries (cached); prints their director
 	@hack/k8s-bin.sh kube-apiserver etcd kube-controller-manager kubectl
 
 .PHONY: test
-test: verify-generated vet ## Unit and integration tests (on a real kube-apiserver + etcd).
+test: verify-generated vet ## Unit and integration tests (on a real kube-apiserver + etcd; the Helm chart with helm; the report in headless Chromium).
 	assets=$$(hack/k8s-bin.sh kube-apiserver etcd kube-controller-manager kubectl | tail -1); \
-	KUBEBUILDER_ASSETS=$$assets go test -count=1 ./...
+	helm=$$(hack/helm.sh | tail -1); \
+	chromium=$$(hack/chromium.sh | tail -1); \
+	KUBEBUILDER_ASSETS=$$assets HELM=$$helm CHROMIUM=$$chromium go test -count=1 ./...
 
 .PHONY: build
 build: ## Build the manager, agent, agent-bench and target binaries into bin/.
