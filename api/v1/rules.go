@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -257,4 +258,19 @@ func RunLabels(loadTest string, run int64) map[string]string {
 // nor in status.history.
 func TimelineName(loadTest string, run int64) string {
 	return loadTest + "-timeline-" + strconv.FormatInt(run, 10)
+}
+
+// Truncate cuts s to at most n bytes, at a rune boundary, marking the cut: the one way
+// DiLO shortens what it writes into a condition's message or an Event's note, which
+// quote API errors and authors' values and can be longer than the API server takes.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := max(n-len(mark), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }

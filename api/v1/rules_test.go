@@ -303,3 +303,20 @@ func TestValueRefs(t *testing.T) {
 		t.Errorf("ValueRefs (-want +got):\n%s", diff)
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"a longer message", 10, "a longe…"},
+		{"ééééé", 8, "éé…"}, // never half a rune
+	} {
+		if got := dilov1.Truncate(tc.s, tc.n); got != tc.want || len(got) > tc.n {
+			t.Errorf("Truncate(%q, %d) = %q; want %q, at most %d bytes", tc.s, tc.n, got, tc.want, tc.n)
+		}
+	}
+}

@@ -460,7 +460,7 @@ func (p *Poller) observe(ctx context.Context, lt *dilov1.LoadTest, f *followed, 
 		if f.unreachable != "" && !f.warned && p.Recorder != nil {
 			f.warned = true
 			p.Recorder.Eventf(lt, nil, corev1.EventTypeWarning, "LiveProgressUnavailable", "ReadSnapshots",
-				"Live progress of run %d is incomplete: %s", f.run, truncate(cond.Message, 900))
+				"Live progress of run %d is incomplete: %s", f.run, dilov1.Truncate(cond.Message, 900))
 		}
 	}
 	every := p.TimelineEvery
@@ -516,12 +516,4 @@ func (p *Poller) saveTimeline(ctx context.Context, namespace, name string, uid t
 		return
 	}
 	f.savedAt, f.dirty = p.now(), false
-}
-
-// truncate cuts s to at most n bytes (messages quote errors).
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -288,7 +288,7 @@ func podFailure(pod *corev1.Pod) string {
 				s += " (" + t.Reason + ")"
 			}
 			if msg := strings.TrimSpace(t.Message); msg != "" {
-				s += ": " + truncate(msg, 256)
+				s += ": " + dilov1.Truncate(msg, 256)
 			}
 			return s
 		}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -687,7 +686,7 @@ func (r *LoadTestReconciler) collectResults(ctx context.Context, s *runScope) (b
 		s.failure = stoppedFailure(stop, s.results, s.failure, s.stopComplete)
 	}
 	if note != "" {
-		r.Recorder.Eventf(s.lt, nil, corev1.EventTypeWarning, "ResultsIncomplete", "CollectResults", "%s", truncate(note, 1024))
+		r.Recorder.Eventf(s.lt, nil, corev1.EventTypeWarning, "ResultsIncomplete", "CollectResults", "%s", dilov1.Truncate(note, 1024))
 	}
 	return false, nil
 }
@@ -760,7 +759,7 @@ func computeStatus(s *runScope) {
 		}
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: dilov1.ConditionFailed, Status: metav1.ConditionTrue, ObservedGeneration: s.lt.Generation,
-			Reason: s.failure.Reason, Message: truncate(s.failure.Message, maxConditionMessage),
+			Reason: s.failure.Reason, Message: dilov1.Truncate(s.failure.Message, maxConditionMessage),
 		})
 	case s.results != nil:
 		st.State = dilov1.StateFinished
@@ -835,7 +834,7 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 		switch {
 		case s.rerun:
 			note = fmt.Sprintf("Rerun asked (%s=%q): started run %d (%d pods), after run %d",
-				dilov1.AnnotationRerun, truncate(st.LastHandledRerun, 256), s.run, len(s.names), s.before.Status.Run)
+				dilov1.AnnotationRerun, dilov1.Truncate(st.LastHandledRerun, 256), s.run, len(s.names), s.before.Status.Run)
 		case s.before.Status.State != "":
 			note = fmt.Sprintf("Spec changed: started run %d (%d pods), replacing run %d", s.run, len(s.names), s.before.Status.Run)
 		}
@@ -847,7 +846,7 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 	}
 	if s.stopIgnored {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "StopIgnored", "TakeStopRequest",
-			"Run %d had already %s: nothing to stop (%s=%q)", s.run, st.State, dilov1.AnnotationStop, truncate(st.LastHandledStop, 256))
+			"Run %d had already %s: nothing to stop (%s=%q)", s.run, st.State, dilov1.AnnotationStop, dilov1.Truncate(st.LastHandledStop, 256))
 	}
 	if gateOpened(s) {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "StartGateOpened", "OpenStartGate",
@@ -865,7 +864,7 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 			"Run %d finished: %d requests, error ratio %s, p99 %s", s.run, res.Requests, res.ErrorRatio, res.Latency.P99.Duration)
 	case dilov1.StateFailed:
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeWarning, s.failure.Reason, "FailRun", "%s",
-			truncate(fmt.Sprintf("Run %d failed: %s", s.run, s.failure.Message), maxEventNote))
+			dilov1.Truncate(fmt.Sprintf("Run %d failed: %s", s.run, s.failure.Message), maxEventNote))
 	}
 }
 
@@ -899,17 +898,3 @@ const (
 	maxConditionMessage = 32768
 	maxEventNote        = 1024
 )
-
-// truncate cuts s to at most n bytes, at a rune boundary, marking the cut: messages
-// that quote API errors can be longer than the API server takes.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "…"
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
-}

@@ -523,6 +523,7 @@ func TestLoadTestRerun(t *testing.T) {
 	}
 	waitGone(t, lt, dilov1.PodName("again", 2, 0))
 	waitPods(t, lt, 2, 1)
+	waitFor(t, lt, "run 2 executing", func(lt *dilov1.LoadTest) bool { return lt.Status.Run == 2 && lt.Status.State == dilov1.StateExecuting })
 	waitEvents(t, lt, "RunStarted")
 
 	// A rerun while the run goes replaces it, as a spec edit does; then a spec edit
@@ -533,7 +534,9 @@ func TestLoadTestRerun(t *testing.T) {
 		t.Errorf("history after a rerun of a going run (-want +got):\n%s", diff)
 	}
 	patchLoadTest(t, lt, func(lt *dilov1.LoadTest) { lt.Spec.Replicas = 2 })
-	got = waitFor(t, lt, "the edit's run", func(lt *dilov1.LoadTest) bool { return lt.Status.ObservedGeneration == lt.Generation && lt.Status.Run > 3 })
+	got = waitFor(t, lt, "the edit's run", func(lt *dilov1.LoadTest) bool {
+		return lt.Status.ObservedGeneration == lt.Generation && lt.Status.Run > 3
+	})
 	if got.Generation != 2 || got.Status.Run != 4 {
 		t.Errorf("after a spec edit: generation %d run %d; want generation 2, run 4", got.Generation, got.Status.Run)
 	}

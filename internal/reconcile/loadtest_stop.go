@@ -50,7 +50,7 @@ func stopRequest(lt *dilov1.LoadTest) (string, bool) {
 func userStop(value string, now time.Time) *dilov1.Stopping {
 	return &dilov1.Stopping{
 		Reason:  dilov1.ReasonStopped,
-		Message: truncate(fmt.Sprintf("stopped by the LoadTest's %s annotation (%q)", dilov1.AnnotationStop, value), 1024),
+		Message: dilov1.Truncate(fmt.Sprintf("stopped by the LoadTest's %s annotation (%q)", dilov1.AnnotationStop, value), 1024),
 		Time:    metav1.Time{Time: now},
 	}
 }
@@ -82,7 +82,7 @@ func (r *LoadTestReconciler) stopRun(ctx context.Context, s *runScope) (bool, er
 		// becomes of the patch, and the optimistic lock on them lets one reconcile
 		// alone be the first to tell them.
 		r.Recorder.Eventf(s.lt, nil, corev1.EventTypeNormal, "Stopping", "StopRun", "%s",
-			truncate(fmt.Sprintf("Run %d is stopping (%s: %s): its %d running pods stop sending at %s",
+			dilov1.Truncate(fmt.Sprintf("Run %d is stopping (%s: %s): its %d running pods stop sending at %s",
 				s.run, st.Stopping.Reason, st.Stopping.Message, len(d.Missing), d.At), maxEventNote))
 	}
 	return false, nil

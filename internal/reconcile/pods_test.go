@@ -76,20 +76,3 @@ func TestTrimLoadTest(t *testing.T) {
 		t.Errorf("trimLoadTest (-want +got):\n%s", diff)
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	for _, tc := range []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"a longer message", 10, "a longe…"},
-		{"ééééé", 8, "éé…"}, // never half a rune
-	} {
-		if got := truncate(tc.s, tc.n); got != tc.want || len(got) > tc.n {
-			t.Errorf("truncate(%q, %d) = %q; want %q, at most %d bytes", tc.s, tc.n, got, tc.want, tc.n)
-		}
-	}
-}
