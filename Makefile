@@ -29,14 +29,15 @@ k8s-bin: ## Build the pinned Kubernetes binaries (cached); prints their director
 	@hack/k8s-bin.sh kube-apiserver etcd kube-controller-manager kubectl
 
 .PHONY: test
-test: verify-generated vet ## Unit and integration tests (on a real kube-apiserver + etcd; the Helm chart with helm; the report in headless Chromium).
+test: verify-generated vet ## Unit and integration tests (on a real kube-apiserver + etcd; the Helm chart with helm; the report in headless Chromium; kubectl dilo watch in tmux).
 	assets=$$(hack/k8s-bin.sh kube-apiserver etcd kube-controller-manager kubectl | tail -1); \
 	helm=$$(hack/helm.sh | tail -1); \
 	chromium=$$(hack/chromium.sh | tail -1); \
-	KUBEBUILDER_ASSETS=$$assets HELM=$$helm CHROMIUM=$$chromium go test -count=1 ./...
+	tmux=$$(hack/tmux.sh | tail -1); \
+	KUBEBUILDER_ASSETS=$$assets HELM=$$helm CHROMIUM=$$chromium TMUX_BIN=$$tmux go test -count=1 ./...
 
 .PHONY: build
-build: ## Build the manager, agent, agent-bench and target binaries into bin/.
+build: ## Build the manager, agent, agent-bench, target and kubectl-dilo binaries into bin/.
 	go build -o bin/ ./cmd/...
 
 .PHONY: run
