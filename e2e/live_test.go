@@ -110,8 +110,14 @@ func TestLiveProgress(t *testing.T) {
 		t.Errorf("history %+v; want one record of run %d with %d requests and a timeline", h, end.Status.Run, res.Requests)
 	}
 
-	windows, sum := timelineOf(t, ns, fmt.Sprintf("live-timeline-%d", end.Status.Run))
+	// The poller writes the timeline a last time at its first read after the run ended.
 	last := samples[len(samples)-1].requests
+	var windows int
+	var sum int64
+	eventually(t, 30*time.Second, "the timeline's last write", func() (bool, string) {
+		windows, sum = timelineOf(t, ns, fmt.Sprintf("live-timeline-%d", end.Status.Run))
+		return sum >= last, fmt.Sprintf("%d windows, %d requests", windows, sum)
+	})
 	if windows < 10 || sum < last || sum > res.Requests {
 		t.Errorf("timeline: %d windows, %d requests; want at least 10 windows, from the last live reading's %d to the results' %d",
 			windows, sum, last, res.Requests)
