@@ -186,7 +186,7 @@ func (p *Poller) Tick(ctx context.Context) int {
 	pods := 0
 	for i := range list.Items {
 		lt := &list.Items[i]
-		if !follows(lt) {
+		if !follows(lt, p.now()) {
 			continue
 		}
 		f, err := p.follow(ctx, lt)
@@ -238,11 +238,13 @@ type runRead struct {
 	targets []target
 }
 
-// follows says whether the poller reads lt's agents: its run executes and its start
-// gate opened, and its progress is not final yet.
-func follows(lt *dilov1.LoadTest) bool {
+// follows says whether the poller reads lt's agents at now: its run executes, its start
+// instant has come (before it, an agent has nothing to serve: it answers 503, which
+// would read as unreachable), and its progress is not final yet.
+func follows(lt *dilov1.LoadTest, now time.Time) bool {
 	st := lt.Status
-	return st.State == dilov1.StateExecuting && st.SendStartTime != nil && (st.Progress == nil || !st.Progress.Final)
+	return st.State == dilov1.StateExecuting && st.SendStartTime != nil && !now.Before(st.SendStartTime.Time) &&
+		(st.Progress == nil || !st.Progress.Final)
 }
 
 // follow returns the poller's record of lt's run, made when first seen: resumed from

@@ -295,3 +295,31 @@ func TestTimelineSurvivesRestart(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestFollows(t *testing.T) {
+	start := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	executing := func(change func(*dilov1.LoadTestStatus)) *dilov1.LoadTest {
+		lt := &dilov1.LoadTest{Status: dilov1.LoadTestStatus{State: dilov1.StateExecuting, SendStartTime: &metav1.Time{Time: start}}}
+		if change != nil {
+			change(&lt.Status)
+		}
+		return lt
+	}
+	for _, tc := range []struct {
+		name string
+		lt   *dilov1.LoadTest
+		now  time.Time
+		want bool
+	}{
+		{"sending", executing(nil), start.Add(time.Second), true},
+		{"at the start instant", executing(nil), start, true},
+		{"before the start instant: the agents answer 503", executing(nil), start.Add(-time.Millisecond), false},
+		{"gate not open", executing(func(st *dilov1.LoadTestStatus) { st.SendStartTime = nil }), start, false},
+		{"final", executing(func(st *dilov1.LoadTestStatus) { st.Progress = &dilov1.Progress{Final: true} }), start.Add(time.Second), false},
+		{"ended", executing(func(st *dilov1.LoadTestStatus) { st.State = dilov1.StateFinished }), start.Add(time.Second), false},
+	} {
+		if got := follows(tc.lt, tc.now); got != tc.want {
+			t.Errorf("%s: follows = %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}
