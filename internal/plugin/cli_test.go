@@ -9,7 +9,7 @@ import (
 // TestHelp checks every command's help is there without a cluster: usage as `kubectl
 // dilo ...`, examples, its own flags and not kubectl's whole list of global ones.
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"run", "watch", "stop", "rerun", "results", "logs", "compare", "version"} {
+	for _, cmd := range []string{"run", "watch", "stop", "rerun", "results", "logs", "compare", "report", "version"} {
 		t.Run(cmd, func(t *testing.T) {
 			var out, errOut strings.Builder
 			if code := Main(context.Background(), []string{cmd, "--help"}, nil, &out, &errOut); code != 0 {
@@ -43,7 +43,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"results", "web", "-o", "xml"}, "error: -o \"xml\": want table, json or yaml\nSee 'kubectl dilo results --help'.\n"},
 		{[]string{"compare", "web:x", "web"}, "error: \"web:x\" is not NAME or NAME:RUN: the run \"x\" is not a run number " +
 			"(1, 2, ...: status.run, or a run of status.history)\nSee 'kubectl dilo compare --help'.\n"},
-		{[]string{"compare", "web", "web", "-o", "html"}, "error: -o \"html\": want table or json\nSee 'kubectl dilo compare --help'.\n"},
+		{[]string{"compare", "web", "web", "-o", "xml"}, "error: -o \"xml\": want table, json or html\nSee 'kubectl dilo compare --help'.\n"},
+		{[]string{"compare", "web", "web", "--output-file", "c.html"}, "error: --output-file \"c.html\": only -o html writes a file; " +
+			"-o table prints to stdout\nSee 'kubectl dilo compare --help'.\n"},
+		{[]string{"report"}, "error: accepts 1 arg(s), received 0\nSee 'kubectl dilo report --help'.\n"},
+		{[]string{"report", "web:0"}, "error: \"web:0\" is not NAME or NAME:RUN: the run \"0\" is not a run number " +
+			"(1, 2, ...: status.run, or a run of status.history)\nSee 'kubectl dilo report --help'.\n"},
+		{[]string{"report", "web", "-o", ""}, "error: -o \"\": want a file, or - for stdout\nSee 'kubectl dilo report --help'.\n"},
 		{[]string{"run"}, "error: required flag(s) \"filename\" not set\nSee 'kubectl dilo run --help'.\n"},
 		{[]string{"run", "-f", "/nonexistent.yaml"}, "error: failed to read the LoadTests to run: open /nonexistent.yaml: no such file or directory\n" +
 			"See 'kubectl dilo run --help'.\n"},

@@ -2,10 +2,13 @@ package plugin
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dilo-operator/dilo/internal/htmlreport"
 	"github.com/dilo-operator/dilo/internal/report"
 )
 
@@ -27,16 +31,28 @@ The rows are requests, requests per second, error ratio, p50 and p99 latency,
 which every run has, and p90 and max when both are current runs (a history
 record keeps no more). A current run that has not ended is compared on its live
 figures so far. A change from 0 has no percentage: it reads "n/a (from 0)"
-(null in JSON).`
+(null in JSON).
+
+-o html writes one self-contained HTML page instead, as 'kubectl dilo report'
+does for one run: both runs' verdicts, the changes from A to B in their
+results, and both latency spectra on one plot, merged from each run's pods
+while they exist (see 'kubectl dilo report --help'). The page compares results
+only: a run of status.history, whose record keeps a summary only, shows none
+(the table compares its summary), nor does a run that has not ended. The page
+goes to stdout, or with --output-file FILE to FILE; a line on stderr says what
+it holds.`
 
 const compareExample = `  # The current run of my-test against its run 3
   kubectl dilo compare my-test:3 my-test
 
   # Two LoadTests' current runs, as JSON
-  kubectl dilo compare baseline candidate -o json`
+  kubectl dilo compare baseline candidate -o json
+
+  # The same, as an HTML page with both latency spectra
+  kubectl dilo compare baseline candidate -o html --output-file compare.html`
 
 func newCompareCommand(c *cli) *cobra.Command {
-	var output string
+	var output, file string
 	cmd := &cobra.Command{
 		Use:     "compare A B",
 		Short:   "Compare two runs side by side",
@@ -44,8 +60,11 @@ func newCompareCommand(c *cli) *cobra.Command {
 		Example: compareExample,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return fmt.Errorf("-o %q: want table or json", output)
+			if !slices.Contains([]string{"table", "json", "html"}, output) {
+				return fmt.Errorf("-o %q: want table, json or html", output)
+			}
+			if file != "" && output != "html" {
+				return fmt.Errorf("--output-file %q: only -o html writes a file; -o %s prints to stdout", file, output)
 			}
 			refs := make([]runRef, 2)
 			for i, a := range args {
@@ -58,6 +77,9 @@ func newCompareCommand(c *cli) *cobra.Command {
 			cn, err := c.connect()
 			if err != nil {
 				return err
+			}
+			if output == "html" {
+				return comparePage(cmd.Context(), c, cn, refs[0], refs[1], cmp.Or(file, "-"))
 			}
 			runs := make([]runData, 2)
 			for i, r := range refs {
@@ -78,8 +100,31 @@ func newCompareCommand(c *cli) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or html")
+	cmd.Flags().StringVar(&file, "output-file", "", "with -o html, the file to write the page to (default stdout)")
 	return cmd
+}
+
+// comparePage writes the HTML page comparing run a with run b to path ("-": stdout).
+func comparePage(ctx context.Context, c *cli, cn *conn, a, b runRef, path string) error {
+	ra, err := gatherReport(ctx, cn, a, false, c.errOut)
+	if err != nil {
+		return err
+	}
+	rb, err := gatherReport(ctx, cn, b, false, c.errOut)
+	if err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := htmlreport.RenderCompare(&page, ra.Run, rb.Run); err != nil {
+		return &codeError{code: exitError, err: err}
+	}
+	if err := writePage(c.out, path, page.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.errOut, "wrote %s: A %s: %s; B %s: %s\n", destination(path),
+		ra.label(), strings.Join(ra.holds(false), ", "), rb.label(), strings.Join(rb.holds(false), ", "))
+	return nil
 }
 
 // comparison is two runs side by side: what compare prints.

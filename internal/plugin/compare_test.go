@@ -168,22 +168,44 @@ max           40.1ms             -
 
 func TestRunDataOf(t *testing.T) {
 	lt := newLoadTest("web", finished(3), withHistory(record(1, "50.00"), record(3, "100.05")))
+	sameSpec := newLoadTest("web", finished(3), func(lt *dilov1.LoadTest) { lt.Status.RunSpecHash = "h" }, withHistory(record(1, "50.00")))
+	edited := newLoadTest("web", finished(3), func(lt *dilov1.LoadTest) { lt.Status.RunSpecHash = "h"; lt.Generation = 2 },
+		withHistory(record(1, "50.00")))
 	cases := []struct {
 		name    string
 		lt      *dilov1.LoadTest
 		run     int64
 		want    runData
 		wantErr string
+		// wantSpec says the run's spec is known: the LoadTest's.
+		wantSpec bool
 	}{{
 		name: "the current run by its number is the current run, with its full figures",
 		lt:   lt, run: 3,
 		want: runData{Namespace: "ns", LoadTest: "web", Run: 3, Current: true, State: dilov1.StateFinished,
 			Reason: dilov1.ReasonFinished, Message: "every pod succeeded", Timeline: "web-timeline-3"},
+		wantSpec: true,
 	}, {
-		name: "a history record",
+		name: "a history record: another spec than the current run's",
 		lt:   lt, run: 1,
 		want: runData{Namespace: "ns", LoadTest: "web", Run: 1, State: dilov1.StateFinished, Reason: dilov1.ReasonFinished,
 			Timeline: "web-timeline-1"},
+	}, {
+		name: "a history record of the current run's spec (the same runSpecHash)",
+		lt:   sameSpec, run: 1,
+		want: runData{Namespace: "ns", LoadTest: "web", Run: 1, State: dilov1.StateFinished, Reason: dilov1.ReasonFinished,
+			Timeline: "web-timeline-1"},
+		wantSpec: true,
+	}, {
+		name: "the LoadTest edited since, not yet seen by the manager: no spec is known",
+		lt:   edited, run: 1,
+		want: runData{Namespace: "ns", LoadTest: "web", Run: 1, State: dilov1.StateFinished, Reason: dilov1.ReasonFinished,
+			Timeline: "web-timeline-1"},
+	}, {
+		name: "the current run, the LoadTest edited since",
+		lt:   edited, run: 3,
+		want: runData{Namespace: "ns", LoadTest: "web", Run: 3, Current: true, State: dilov1.StateFinished,
+			Reason: dilov1.ReasonFinished, Message: "every pod succeeded", Timeline: "web-timeline-3"},
 	}, {
 		name: "no such run",
 		lt:   lt, run: 2,
@@ -211,8 +233,11 @@ func TestRunDataOf(t *testing.T) {
 				"Conditions", "Spec", "Record", "StartTime", "CompletionTime")); diff != "" {
 				t.Errorf("runDataOf (-want +got):\n%s", diff)
 			}
-			if got.Current != (got.Record == nil) || got.Current != (got.Spec != nil) {
-				t.Errorf("Current %v with Record %v and Spec %v", got.Current, got.Record, got.Spec)
+			if got.Current != (got.Record == nil) {
+				t.Errorf("Current %v with Record %v", got.Current, got.Record)
+			}
+			if (got.Spec != nil) != tc.wantSpec || got.Spec != nil && got.Spec != &tc.lt.Spec {
+				t.Errorf("Spec %v, want the LoadTest's: %v", got.Spec, tc.wantSpec)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/progress"
+	"github.com/dilo-operator/dilo/internal/report/live"
 	"github.com/dilo-operator/dilo/internal/testenv"
 )
 
@@ -396,4 +399,100 @@ func inZone(t *testing.T, loc *time.Location) {
 	local := time.Local
 	time.Local = loc
 	t.Cleanup(func() { time.Local = local })
+}
+
+// TestReport writes the page of a finished run, with its timeline ConfigMap and pods
+// whose logs cannot be read (envtest has no kubelet: each is left out with a warning),
+// then of a run of its history to stdout, then compares both as one page.
+func TestReport(t *testing.T) {
+	_, ns := cluster(t)
+	createLoadTest(t, ns, "web")
+	setStatus(t, ns, "web", finished(2), withHistory(record(1, "50.00")), func(lt *dilov1.LoadTest) {
+		lt.Status.RunSpecHash = "h" // record(1)'s: run 1 ran the current spec
+	})
+	tl := live.Timeline{SendStart: t0.Add(5 * time.Second), Stride: 1, Entries: []live.Entry{
+		{Start: 0, Length: 2 * time.Second, Observations: 1, Requests: 200, P50: 2 * time.Millisecond, P90: 6 * time.Millisecond, P99: 12 * time.Millisecond},
+		{Start: 2 * time.Second, Length: 2 * time.Second, Observations: 1, Requests: 201, Errors: 1, P50: 2 * time.Millisecond, P90: 7 * time.Millisecond, P99: 13 * time.Millisecond},
+	}}
+	doc, err := tl.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(context.Background(), &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dilov1.TimelineName("web", 2), Labels: dilov1.RunLabels("web", 2)},
+		Data:       map[string]string{progress.KeyTimeline: string(doc)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for replica := range 2 {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: dilov1.PodName("web", 2, int32(replica)), Namespace: ns, Labels: dilov1.RunLabels("web", 2)},
+			Spec:       corev1.PodSpec{NodeName: "gone", Containers: []corev1.Container{{Name: "agent", Image: "registry.example/dilo:test"}}},
+		}
+		pod.Labels[dilov1.LabelReplica] = strconv.Itoa(replica)
+		if err := env.Client.Create(context.Background(), pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	file := filepath.Join(t.TempDir(), "web-2.html")
+	stdout, stderr, code := dilo(t, ns, "report", "web", "-o", file)
+	if code != exitOK || stdout != "" {
+		t.Fatalf("report: exit code %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	got := lines(stderr)
+	want := "wrote " + file + ": run 2 of " + ns + "/web, finished: results, timeline, spec, no latency spectrum nor pods (no result document could be read from the logs of its 2 pods)"
+	if len(got) != 3 || !strings.HasPrefix(got[0], "warning: pod web-2-0 left out of the report: its log could not be read: ") ||
+		!strings.HasPrefix(got[1], "warning: pod web-2-1 left out of the report: its log could not be read: ") || got[2] != want {
+		t.Errorf("report: stderr\n%s\nwant a warning for web-2-0 and web-2-1, then %q", stderr, want)
+	}
+	page, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<dd data-field="requests">3000</dd>`, `<dd data-field="requestsPerSecond">100.05</dd>`, `<dd data-field="errorRatio">0.0010</dd>`,
+		`<dd data-field="p99">12.9ms</dd>`, `<dd data-field="max">40.1ms</dd>`, `data-field="reason">Finished<`,
+		`id="timeline-plot"`, "<svg", "serviceName: target",
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+
+	stdout, stderr, code = dilo(t, ns, "report", "web:1")
+	want = "wrote stdout: run 1 of " + ns + "/web, finished: no results (a run of status.history keeps a summary only), no timeline, spec, " +
+		"no latency spectrum nor pods (the run's pods are gone: " + podsGone + ")\n"
+	if code != exitOK || stderr != want {
+		t.Errorf("report web:1: exit code %d, stderr %q; want 0, %q", code, stderr, want)
+	}
+	if !strings.HasPrefix(stdout, "<!DOCTYPE html>") || !strings.Contains(stdout, "# status.history keeps no spec: this is the LoadTest&#39;s current spec, which run 1") {
+		t.Errorf("report web:1 printed no page of run 1 with the current spec:\n%.2000s", stdout)
+	}
+
+	file = filepath.Join(t.TempDir(), "compare.html")
+	stdout, stderr, code = dilo(t, ns, "compare", "web:1", "web", "-o", "html", "--output-file", file)
+	if code != exitOK || stdout != "" || !strings.HasSuffix(stderr, "wrote "+file+": A run 1 of "+ns+"/web, finished: no results (a run of status.history keeps a summary only), "+
+		"no latency spectrum nor pods (the run's pods are gone: "+podsGone+"); B run 2 of "+ns+"/web, finished: results, "+
+		"no latency spectrum nor pods (no result document could be read from the logs of its 2 pods)\n") {
+		t.Fatalf("compare -o html: exit code %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	page, err = os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<title>web run 1 vs web run 2 — DiLO report</title>", `<td data-run="b">3000</td>`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the comparison lacks %s", want)
+		}
+	}
+
+	_, stderr, code = dilo(t, ns, "report", "missing")
+	if want := `error: loadtest "missing" not found in namespace "` + ns + `": ` + "`kubectl get ld -n " + ns + "` lists the LoadTests there\n"; code != exitError || stderr != want {
+		t.Errorf("report missing: exit code %d, stderr %q; want 2, %q", code, stderr, want)
+	}
+	_, stderr, code = dilo(t, ns, "report", "web:1", "-o", filepath.Join(t.TempDir(), "no", "such", "dir.html"))
+	if code != exitError || !strings.HasPrefix(stderr, "error: failed to write the page: open ") {
+		t.Errorf("report to a missing directory: exit code %d, stderr %q", code, stderr)
+	}
 }

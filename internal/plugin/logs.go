@@ -84,17 +84,30 @@ func newLogsCommand(c *cli) *cobra.Command {
 	return cmd
 }
 
-// runPods lists the pods of run of LoadTest name, in replica order.
+// runPods lists the pods of run of LoadTest name, in replica order, with an error
+// saying why there are none.
 func runPods(ctx context.Context, cs kubernetes.Interface, ns, name string, run int64) ([]corev1.Pod, error) {
+	pods, err := listRunPods(ctx, cs, ns, name, run)
+	if err != nil {
+		return nil, err
+	}
+	if len(pods) == 0 {
+		return nil, apiError{fmt.Errorf("run %d of loadtest %q in namespace %q has no pods: %s", run, name, ns, podsGone)}
+	}
+	return pods, nil
+}
+
+// podsGone says when a run's pods are deleted.
+const podsGone = "they are deleted when the next run starts, when spec.ttlSecondsAfterFinished passes, or with the LoadTest"
+
+// listRunPods lists the pods of run of LoadTest name, in replica order; none once
+// they are gone.
+func listRunPods(ctx context.Context, cs kubernetes.Interface, ns, name string, run int64) ([]corev1.Pod, error) {
 	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(dilov1.RunLabels(name, run)).String(),
 	})
 	if err != nil {
 		return nil, apiError{fmt.Errorf("failed to list the pods of run %d of loadtest %q in namespace %q: %w", run, name, ns, err)}
-	}
-	if len(list.Items) == 0 {
-		return nil, apiError{fmt.Errorf("run %d of loadtest %q in namespace %q has no pods: they are deleted when the next run starts, "+
-			"when spec.ttlSecondsAfterFinished passes, or with the LoadTest", run, name, ns)}
 	}
 	pods := list.Items
 	slices.SortFunc(pods, func(a, b corev1.Pod) int { return replicaOf(a) - replicaOf(b) })
@@ -145,19 +158,24 @@ func printLogs(ctx context.Context, cs kubernetes.Interface, pods []corev1.Pod, 
 	return nil
 }
 
-// copyLog streams pod's log (its first container's: the agent's, which DiLO puts first)
-// to lines.
+// copyLog streams pod's log (its agent container's) to lines.
 func copyLog(ctx context.Context, cs kubernetes.Interface, pod corev1.Pod, follow bool, lines *lineWriter) error {
-	opts := &corev1.PodLogOptions{Follow: follow}
-	if len(pod.Spec.Containers) > 0 {
-		opts.Container = pod.Spec.Containers[0].Name
-	}
+	opts := &corev1.PodLogOptions{Follow: follow, Container: agentContainer(pod)}
 	rc, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = rc.Close() }()
 	return copyPrefixed(rc, "["+pod.Name+"] ", lines)
+}
+
+// agentContainer is the name of pod's agent container: its first, where DiLO puts it;
+// "" for a pod without containers, which the API server reads as its only one.
+func agentContainer(pod corev1.Pod) string {
+	if len(pod.Spec.Containers) == 0 {
+		return ""
+	}
+	return pod.Spec.Containers[0].Name
 }
 
 // copyPrefixed copies r to lines line by line, each prefixed with prefix; a last line

@@ -129,7 +129,10 @@ const rootExample = `  # Apply a LoadTest and follow its run until it ends
 
   # Run the same spec again and compare the new run with run 3
   kubectl dilo rerun my-test --watch
-  kubectl dilo compare my-test:3 my-test`
+  kubectl dilo compare my-test:3 my-test
+
+  # Save the run's report, one HTML page, for a ticket
+  kubectl dilo report my-test -o report.html`
 
 // globalFlags is the part of cobra's usage template that lists the inherited flags.
 const globalFlags = "\n\nGlobal Flags:\n{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}"
@@ -160,6 +163,7 @@ func newRootCommand(c *cli) *cobra.Command {
 		newResultsCommand(c),
 		newLogsCommand(c),
 		newCompareCommand(c),
+		newReportCommand(c),
 		newVersionCommand(c),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true

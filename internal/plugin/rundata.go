@@ -54,7 +54,7 @@ func (r runRef) String() string {
 }
 
 // runData is everything kubectl-dilo knows of one run of a LoadTest: what `results`
-// and `compare` show, and what a `report` command would hand internal/htmlreport. A
+// and `compare` show, and what `report` hands internal/htmlreport. A
 // run is either the LoadTest's current run (Current: its status, with full results,
 // live progress, conditions and the spec) or a record of status.history (Record: the
 // figures a record keeps). Figures holds what both kinds have, for side-by-side views.
@@ -71,13 +71,18 @@ type runData struct {
 	CompletionTime  *metav1.Time
 	Figures         figures
 
-	// Current run only: its results (once it ended with some), live or final progress,
-	// conditions, and the spec it runs (nil when the manager has not yet acted on the
-	// LoadTest's latest generation, whose spec may not be the run's).
+	// Current run only: its results (once it ended with some), live or final progress
+	// and conditions.
 	Results    *dilov1.Results
 	Progress   *dilov1.Progress
 	Conditions []metav1.Condition
-	Spec       *dilov1.LoadTestSpec
+
+	// Spec is the spec the run ran, when it is known: the LoadTest's, for its current
+	// run once the manager acted on its latest generation (until then the spec may not
+	// be the run's), and for a run of status.history, which keeps no spec, when the
+	// record's runSpecHash is the current run's (the same spec, spec.updatePolicy and
+	// the TTL fields aside: they are not in the hash); nil otherwise.
+	Spec *dilov1.LoadTestSpec
 
 	// Record is the run's history record, for a run that is not current.
 	Record *dilov1.RunRecord
@@ -103,7 +108,7 @@ type figures struct {
 }
 
 // loadRun gathers the data of the run ref names, in namespace ns: one GET of the
-// LoadTest. A `report` command would call it, then loadTimeline.
+// LoadTest. `report` calls it, then loadTimeline.
 func loadRun(ctx context.Context, c client.Reader, ns string, ref runRef) (runData, error) {
 	lt, err := getLoadTest(ctx, c, ns, ref.Name)
 	if err != nil {
@@ -142,6 +147,9 @@ func runDataOf(lt *dilov1.LoadTest, run int64) (runData, error) {
 	r := st.History[i]
 	d.Run, d.State, d.Reason, d.Record = r.Run, r.State, r.Reason, &r
 	d.StartTime, d.CompletionTime, d.Timeline = r.StartTime, r.CompletionTime, r.Timeline
+	if r.RunSpecHash != "" && r.RunSpecHash == st.RunSpecHash && st.ObservedGeneration == lt.Generation {
+		d.Spec = &lt.Spec
+	}
 	d.Figures = figures{Source: "history", Requests: r.Requests, ErrorRatio: r.ErrorRatio,
 		RequestsPerSecond: r.RequestsPerSecond, P50: durationOf(r.P50), P99: durationOf(r.P99)}
 	return d, nil
