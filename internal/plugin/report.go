@@ -192,10 +192,6 @@ type podLog struct {
 	Err error
 }
 
-// maxLogBytes is how much of a pod's log is read, from its start, as DiLO's manager
-// reads it: the largest result document, and room for the agent's lines before it.
-const maxLogBytes = report.MaxFullLen + 64<<10
-
 // logReads is how many pods' logs are read at once: a run of many pods is read in a
 // few seconds without a burst of requests to the API server (each goes on to a
 // kubelet).
@@ -212,7 +208,7 @@ func readPodLogs(ctx context.Context, cs kubernetes.Interface, pods []corev1.Pod
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			limit := int64(maxLogBytes)
+			limit := int64(report.MaxLogLen)
 			logs[i].Log, logs[i].Err = cs.CoreV1().Pods(p.Namespace).
 				GetLogs(p.Name, &corev1.PodLogOptions{Container: agentContainer(p), LimitBytes: &limit}).DoRaw(ctx)
 		})

@@ -672,7 +672,7 @@ func (r *LoadTestReconciler) collectResults(ctx context.Context, s *runScope) (b
 		if r.Logs == nil {
 			break
 		}
-		b, err := r.Logs.PodLog(ctx, s.lt.Namespace, name, agentContainer, report.MaxFullLen+64<<10)
+		b, err := r.Logs.PodLog(ctx, s.lt.Namespace, name, agentContainer, report.MaxLogLen)
 		if err != nil {
 			log.FromContext(ctx).V(1).Info("Failed to read an agent's log: using its termination message", "pod", name, "error", err.Error())
 			continue

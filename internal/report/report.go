@@ -40,6 +40,10 @@ const (
 	// MaxFullLen is the most bytes Report.EncodeFull ever returns: the line of
 	// a pod's log that ParseFull reads.
 	MaxFullLen = podreport.MaxFullLen
+	// MaxLogLen is how much of a pod's log, from its start, is read for its result
+	// document: the largest one, and room for the agent's lines before it. The manager
+	// and kubectl dilo read that much.
+	MaxLogLen = MaxFullLen + 64<<10
 )
 
 // Parse decodes one pod's termination message into its compact Report, with a
