@@ -1,0 +1,45 @@
+# Sourced by the hack/ scripts: the pinned versions, the cache directory, the module
+# proxy settings and the few helpers every script wants. Set LOG_TAG before sourcing to
+# name the script in its log lines.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../versions.env
+. "$ROOT/hack/versions.env"
+CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+K8S_BIN=$CACHE/k8s/$K8S_VERSION
+_T0=$EPOCHREALTIME
+
+# Only the Go module proxy is reachable: never fall back to fetching from VCS hosts.
+GOPROXY=$(printf '%s' "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,|]+$//')
+export GOPROXY=${GOPROXY:-https://proxy.golang.org}
+
+# log: a line on stderr, tagged with the script and the seconds since it started.
+log() { printf '[%s %5.1fs] %s\n' "${LOG_TAG:-$(basename "$0" .sh)}" "$(awk "BEGIN{print $EPOCHREALTIME - $_T0}")" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+
+# retry WHAT SECONDS CMD...: runs CMD until it succeeds, once a second; on timeout shows
+# its last output and dies.
+retry() {
+  local what=$1 end=$((SECONDS + $2)) out; shift 2
+  until out=$("$@" 2>&1); do
+    [ $SECONDS -lt $end ] || { printf '%s\n' "$out" >&2; die "timed out waiting for $what"; }
+    sleep 1
+  done
+  log "$what ok"
+}
+
+# alive PIDFILE MATCH: the PID saved in PIDFILE is alive and its command line holds MATCH
+# (a recycled PID running something else does not count).
+alive() {
+  local p c
+  [ -s "$1" ] || return 1
+  p=$(cat "$1"); kill -0 "$p" 2>/dev/null || return 1
+  c=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null); [[ "$c" == *"$2"* ]]
+}
+
+# apt_install PKG...: installs Debian packages, refreshing the package lists only when the
+# install fails without them (a fresh machine has none; an update costs more than an install).
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 ||
+    { log "refreshing the package lists"; apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+}
