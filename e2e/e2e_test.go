@@ -444,10 +444,32 @@ func kubectlPath() string {
 			cache = filepath.Join(c, "dilo")
 		}
 	}
-	if p := filepath.Join(cache, "k8s", "v1.37.2", "kubectl"); fileExists(p) {
-		return p
+	if v := pinnedVersion("K8S_VERSION"); v != "" {
+		if p := filepath.Join(cache, "k8s", v, "kubectl"); fileExists(p) {
+			return p
+		}
 	}
 	return "kubectl"
+}
+
+// pinnedVersion returns the value of name in hack/versions.env, where the repository pins
+// the versions it builds and tests against, or "" when the file or the name is missing.
+// The file holds NAME=value lines and comments; the tests run in e2e/, so it is one up.
+func pinnedVersion(name string) string {
+	data, err := os.ReadFile(filepath.Join("..", "hack", "versions.env"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -28,6 +28,8 @@
 # the exit status is 1 if ratio < MIN_RATIO or rss_mib > MAX_RSS_MIB, or if a scenario's
 # ratio is below its MIN_ (or the ramp's deviation above MAX_RAMP_DEV) when set.
 set -euo pipefail
+LOG_TAG=bench-agent
+. "$(dirname "$0")/lib/common.sh"
 C=${C:-64}; D=${D:-5}; ROUNDS=${ROUNDS:-7}; EXTRA_ROUNDS=${EXTRA_ROUNDS:-3}; PORT=${PORT:-18090}
 BOOST=${BOOST:-1}; PIN=${PIN:-1}; MIN_RATIO=${MIN_RATIO:-0.95}; MAX_RSS_MIB=${MAX_RSS_MIB:-32}
 EXTRA=${EXTRA-post https h2 ramp}; RAMP_RATE=${RAMP_RATE:-5000}; RAMP_SECONDS=30
@@ -38,23 +40,22 @@ if [ -z "${BENCH_AGENT_BIN:-}" ]; then
   # Outside the boosted session: install what is missing and build the agent.
   if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || ! command -v h2load >/dev/null ||
      ! command -v openssl >/dev/null || [ ! -x /usr/bin/time ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      wrk nginx-light nghttp2-client openssl time >/dev/null
+    apt_install wrk nginx-light nghttp2-client openssl time
   fi
   # Debian's nginx-light has the ssl and http_v2 modules; a build without them cannot serve
   # the https and h2 scenarios.
   if [ -n "$EXTRA" ] && ! nginx -V 2>&1 | grep -q -- --with-http_v2_module; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-full >/dev/null
+    apt_install nginx-full
   fi
-  cd "$(dirname "$0")/.."
+  cd "$ROOT"
   BUILD=$(mktemp -d "${TMPDIR:-/tmp}/bench-agent-bin.XXXXXX")
   trap 'rm -rf "$BUILD"' EXIT
   go build -trimpath -o "$BUILD/agent-bench" ./cmd/agent-bench
   # BOOST raises the priority of this script's own session only: run the rest in a new one.
   if [ "$BOOST" = 1 ]; then
-    BENCH_AGENT_BIN="$BUILD/agent-bench" setsid --wait "$0" "$@"
+    BENCH_AGENT_BIN="$BUILD/agent-bench" setsid --wait "$ROOT/hack/bench-agent.sh" "$@"
   else
-    BENCH_AGENT_BIN="$BUILD/agent-bench" "$0" "$@"
+    BENCH_AGENT_BIN="$BUILD/agent-bench" "$ROOT/hack/bench-agent.sh" "$@"
   fi
   exit $?
 fi

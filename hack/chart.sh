@@ -19,7 +19,9 @@
 # Chart.yaml: its version and appVersion are the release's to set, so the committed one
 # is kept (the plugin never overwrites it). The plugin's GitHub workflow is not copied.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+LOG_TAG=chart
+. "$(dirname "$0")/lib/common.sh"
+cd "$ROOT"
 
 PROJECT_NAME=dilo
 CHART=dist/chart

@@ -11,20 +11,14 @@
 # machine has none, an old one may point at packages no longer served), since
 # an update costs more than the install. Needs root, as apt-get does.
 set -euo pipefail
+LOG_TAG=chromium
+. "$(dirname "$0")/lib/common.sh"
 
 BIN=/usr/bin/chromium
-log() { printf '[chromium %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
 if [ ! -x "$BIN" ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  install() { apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
   log "installing chromium"
-  if ! install 2>/dev/null; then
-    log "refreshing the package lists"
-    apt-get update -qq >/dev/null
-    install
-  fi
+  apt_install chromium fonts-liberation
 fi
-[ -x "$BIN" ] || { log "FATAL: $BIN missing after the install"; exit 1; }
+[ -x "$BIN" ] || die "$BIN missing after the install"
 log "$("$BIN" --version 2>/dev/null || echo chromium)"
 echo "$BIN"

@@ -7,7 +7,9 @@
 # With --verify it generates into a scratch directory instead and fails, naming the
 # files, when the committed ones are stale.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+LOG_TAG=generate
+. "$(dirname "$0")/lib/common.sh"
+cd "$ROOT"
 
 out_object=api/v1 out_crd=config/crd/bases out_rbac=config/rbac out_webhook=config/webhook
 if [ "${1:-}" = --verify ]; then

@@ -9,18 +9,14 @@
 # Cold, 5 to 7 minutes on 2 busy cores (the first run also downloads its modules);
 # cached, under a tenth of a second.
 set -euo pipefail
+LOG_TAG=helm
+. "$(dirname "$0")/lib/common.sh"
 
-HELM_VERSION=v3.22.0
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
 OUT=$CACHE/helm/$HELM_VERSION
 
 export CGO_ENABLED=0 GOFLAGS=-modcacherw
 unset GOWORK || true
-# Only the module proxy is reachable: never fall back to fetching from VCS hosts.
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-GOPROXY=$(printf '%s' "$GOPROXY" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,|]+$//'); export GOPROXY
 
-log() { printf '[helm %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 version_of() { "$1" version --template '{{.Version}}' 2>/dev/null || true; }
 
 if [ -x "$OUT/helm" ] && [ "$(version_of "$OUT/helm")" = "$HELM_VERSION" ]; then
@@ -32,7 +28,7 @@ fi
 # client-go it builds against (helm template's and helm lint's default KubeVersion).
 gomod=$(cd "${TMPDIR:-/tmp}" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
 k8s_minor=$(awk '$1 == "k8s.io/client-go" {split($2, v, "."); print v[2]}' "$gomod")
-[ -n "$k8s_minor" ] || { log "no k8s.io/client-go in $gomod"; exit 1; }
+[ -n "$k8s_minor" ] || die "no k8s.io/client-go in $gomod"
 ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 for p in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
   ldflags+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$k8s_minor"

@@ -9,18 +9,14 @@
 # Cold, about 1.5 minutes on 2 busy cores (seconds after hack/helm.sh, which builds
 # most of the same packages); cached, under a tenth of a second.
 set -euo pipefail
+LOG_TAG=kubebuilder
+. "$(dirname "$0")/lib/common.sh"
 
-KUBEBUILDER_VERSION=v4.16.0
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
 OUT=$CACHE/kubebuilder/$KUBEBUILDER_VERSION
 
 export CGO_ENABLED=0 GOFLAGS=-modcacherw
 unset GOWORK || true
-# Only the module proxy is reachable: never fall back to fetching from VCS hosts.
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-GOPROXY=$(printf '%s' "$GOPROXY" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,|]+$//'); export GOPROXY
 
-log() { printf '[kubebuilder %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # kubebuilder reports the module version go install stamps into its build info.
 version_of() { "$1" version 2>/dev/null | awk '$1 == "KubeBuilder:" {print $2}'; }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # hack/certmanager/build-binaries.sh OUTDIR WORKDIR: run by build.sh (adapted from the team's verified
 # cert-manager-from-the-proxy recipe).
-# Builds cert-manager v1.21.2 controller, cainjector and webhook from the Go module
-# proxy only (no GitHub). Idempotent: the work dir is regenerated on every run;
-# the module cache / build cache are reused.
+# Builds cert-manager's controller, cainjector and webhook (CM_VERSION, by default
+# CERT_MANAGER_VERSION in hack/versions.env) from the Go module proxy only (no GitHub).
+# Idempotent: the work dir is regenerated on every run; the module cache / build cache
+# are reused.
 #
 # Why a wrapper: upstream cmd/{controller,cainjector,webhook} are separate modules
 # (module paths .../controller-binary etc., with `replace => ../../`) that are NOT
@@ -15,7 +16,8 @@
 # unsupported).
 set -euo pipefail
 
-CM_VERSION="${CM_VERSION:-v1.21.2}"
+. "$(dirname "$0")/../versions.env"
+CM_VERSION="${CM_VERSION:-$CERT_MANAGER_VERSION}"
 VCERT_FALLBACK="${VCERT_FALLBACK:-v5.12.3}"
 OUTDIR="$(mkdir -p "${1:-./bin}" && cd "${1:-./bin}" && pwd)"
 WORK="${2:-${TMPDIR:-/tmp}/cm-build-work}"

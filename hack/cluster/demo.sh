@@ -7,8 +7,8 @@
 #   4. the LoadTest's progress (kubectl get ld -w, bounded) and its merged results.
 # Everything is left running; `make cluster-down` (or `kind delete cluster --name dilo`) cleans up.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+LOG_TAG=demo
+. "$(dirname "$0")/../lib/common.sh"
 say() { printf '\n=== %s\n' "$*" >&2; }
 
 say "building DiLO's image"
@@ -23,7 +23,7 @@ else
   KUBECONFIG=$("$ROOT/hack/cluster/up.sh" | tail -1)
 fi
 export KUBECONFIG
-KUBECTL=$CACHE/k8s/v1.37.2/kubectl
+KUBECTL=$K8S_BIN/kubectl
 [ -x $KUBECTL ] || KUBECTL=$("$ROOT/hack/k8s-bin.sh" kubectl | tail -1)/kubectl
 
 say "cert-manager and DiLO"

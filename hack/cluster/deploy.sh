@@ -9,23 +9,12 @@
 # cert-manager comes from hack/certmanager/cert-manager.yaml (images built by hack/certmanager/build.sh)
 # on the local cluster, from its upstream release manifest elsewhere, or from CERT_MANAGER_MANIFEST.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+LOG_TAG=deploy
+. "$(dirname "$0")/../lib/common.sh"
 : "${KUBECONFIG:?set KUBECONFIG to the cluster to deploy to (make cluster-up prints one)}"
-K8S=$CACHE/k8s/v1.37.2
+K8S=$K8S_BIN
 [ -x $K8S/kubectl ] || K8S=$("$ROOT/hack/k8s-bin.sh" kubectl | tail -1)
 KUBECTL=$K8S/kubectl
-T0=$EPOCHREALTIME
-log() { printf '[deploy %5.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
-retry() { # what seconds cmd...: runs cmd until it succeeds; shows its last output on timeout
-  local what=$1 end=$((SECONDS + $2)) out; shift 2
-  until out=$("$@" 2>&1); do
-    [ $SECONDS -lt $end ] || { printf '%s\n' "$out" >&2; die "timed out waiting for $what"; }
-    sleep 1
-  done
-  log "$what ok"
-}
 
 if [ "${1:-}" = --undeploy ]; then
   if $KUBECTL get crd loadtests.example.org >/dev/null 2>&1; then
@@ -42,7 +31,7 @@ is_local=0; [ "$(realpath -m "$KUBECONFIG")" = "$(realpath -m $local_kc)" ] && i
 # ---------------------------------------------------------------- cert-manager
 # the rendered manifest's images exist only where hack/cluster/load.sh put them
 manifest=$ROOT/hack/certmanager/cert-manager.yaml
-[ $is_local = 1 ] || manifest=https://github.com/cert-manager/cert-manager/releases/download/v1.21.2/cert-manager.yaml
+[ $is_local = 1 ] || manifest=https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml
 manifest=${CERT_MANAGER_MANIFEST:-$manifest}
 if ! $KUBECTL -n cert-manager get deploy cert-manager-webhook >/dev/null 2>&1; then
   if [ $is_local = 1 ] && [ -z "${CERT_MANAGER_MANIFEST:-}" ]; then

@@ -5,20 +5,15 @@
 # Keeps the PKI, images and etcd so that the next cluster-up is fast; --purge also wipes etcd,
 # the kubelet's directory and logs (the next cluster-up is an empty cluster).
 set -uo pipefail
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+LOG_TAG=cluster-down
+. "$(dirname "$0")/../lib/common.sh"
 S=$CACHE/cluster
 CTRD_SOCK=$S/run/containerd.sock
-T0=$EPOCHREALTIME
-log() { printf '[cluster-down %5.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
 [ -d $S/pids ] || { log "no cluster state in $S"; exit 0; }
-BIN=$(cat $S/run/bin-dir 2>/dev/null || echo $CACHE/k8s/v1.37.2)
+BIN=$(cat $S/run/bin-dir 2>/dev/null || echo $K8S_BIN)
 
 pid_of() { # name match: the saved PID if it is alive and runs that command line
-  local f=$S/pids/$1.pid p c
-  [ -s "$f" ] || return 1
-  p=$(cat "$f"); kill -0 "$p" 2>/dev/null || return 1
-  c=$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null); [[ "$c" == *"$2"* ]] || return 1
-  echo $p
+  alive "$S/pids/$1.pid" "$2" && cat "$S/pids/$1.pid"
 }
 stop() { # name match [seconds]
   local p

@@ -3,13 +3,13 @@
 # (make deploy then installs cert-manager from its release manifest); prints its kubeconfig's path last.
 # Needs docker and kind; the cluster's nodes pull cert-manager's images from quay.io.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+LOG_TAG=kind
+. "$(dirname "$0")/../lib/common.sh"
 NAME=${KIND_CLUSTER:-dilo}
 for b in docker kind; do
-  command -v $b >/dev/null || { echo "kind.sh: $b is not installed (make e2e-kind and DILO_KIND=1 need docker and kind)" >&2; exit 1; }
+  command -v $b >/dev/null || die "$b is not installed (make e2e-kind and DILO_KIND=1 need docker and kind)"
 done
-docker info >/dev/null 2>&1 || { echo "kind.sh: no Docker engine answers (docker info failed)" >&2; exit 1; }
+docker info >/dev/null 2>&1 || die "no Docker engine answers (docker info failed)"
 kind get clusters 2>/dev/null | grep -qx "$NAME" || kind create cluster --name "$NAME" --wait 120s >&2
 mkdir -p $CACHE/kind
 kind get kubeconfig --name "$NAME" > $CACHE/kind/kubeconfig

@@ -3,10 +3,11 @@
 # containerd (namespace k8s.io, where the kubelet looks). A tarball already imported with the
 # same checksum is skipped, so this is cheap to repeat.
 set -euo pipefail
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+LOG_TAG=load
+. "$(dirname "$0")/../lib/common.sh"
 S=$CACHE/cluster
 CTR="ctr --address $S/run/containerd.sock -n k8s.io"
-$CTR version >/dev/null 2>&1 || { echo "load: the local cluster's containerd is not running (make cluster-up)" >&2; exit 1; }
+$CTR version >/dev/null 2>&1 || die "the local cluster's containerd is not running (make cluster-up)"
 mkdir -p $S/data/imported
 have=$($CTR images ls -q)
 for t in "$@"; do
@@ -18,5 +19,5 @@ for t in "$@"; do
   [ $need = 1 ] || continue
   $CTR images import "$t" >/dev/null
   echo "$sum" > "$stamp"
-  echo "[load] imported $(basename "$t"):" $refs >&2
+  log "imported $(basename "$t"):" $refs
 done

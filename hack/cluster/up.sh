@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# hack/cluster/up.sh: a local single-node Kubernetes v1.37.2 cluster for DiLO's demo and e2e tests,
-# with no Docker, no systemd and no registry. Needs root and Go.
+# hack/cluster/up.sh: a local single-node Kubernetes cluster (K8S_VERSION in hack/versions.env) for
+# DiLO's demo and e2e tests, with no Docker, no systemd and no registry. Needs root and Go.
 #
 #   containerd + runc + CNI bridge (Debian packages, installed when missing), etcd, kube-apiserver,
 #   kube-controller-manager, kube-scheduler, kubelet, kube-proxy (hack/k8s-bin.sh) and CoreDNS
@@ -15,8 +15,8 @@
 # Why the odd settings (see each one below): this host is cgroup v1, lacks CAP_SYS_RESOURCE and
 # must not send anything off the machine (no upstream DNS, no registry pulls, no pod egress).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+LOG_TAG=cluster-up
+. "$(dirname "$0")/../lib/common.sh"
 S=$CACHE/cluster
 
 NODE_NAME=dilo-node
@@ -36,14 +36,8 @@ PROXY_METRICS_PORT=21249 PROXY_HEALTHZ_PORT=21256
 CNI_BIN=/usr/lib/cni
 CTRD_SOCK=$S/run/containerd.sock
 ADMIN_KC=$S/kubeconfig/admin.kubeconfig
-T0=$EPOCHREALTIME
 
-log() { printf '[cluster-up %5.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
-# Only the Go module proxy is reachable: never fall back to fetching from VCS hosts.
-GOPROXY=$(printf '%s' "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,|]+$//')
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 
 # ---------------------------------------------------------------- prerequisites
 missing=()
@@ -51,12 +45,10 @@ for b in containerd runc ctr iptables nft conntrack openssl curl; do command -v 
 [ -x $CNI_BIN/bridge ] || missing+=(cni)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages (missing: ${missing[*]})"
-  pkgs="containerd runc containernetworking-plugins iptables nftables conntrack openssl curl"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >&2 ||
-    { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >&2; }
+  apt_install containerd runc containernetworking-plugins iptables nftables conntrack openssl curl
 fi
 # hack/k8s-bin.sh builds what is missing (asked only then: its version checks cost seconds)
-BIN=$CACHE/k8s/v1.37.2 need=()
+BIN=$K8S_BIN need=()
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do [ -x $BIN/$b ] || need+=($b); done
 if [ ${#need[@]} -gt 0 ]; then
   log "building ${need[*]} (cold: about 30 minutes on 2 cores)"
@@ -65,27 +57,27 @@ fi
 KUBECTL="$BIN/kubectl --kubeconfig $ADMIN_KC"
 mkdir -p $S/{bin,images,pki,kubeconfig,etc,logs,pids,run,data,created,kubelet,pod-logs,cni/net.d}
 echo "$BIN" > $S/run/bin-dir
+trap '[ $? = 0 ] || log "logs: $S/logs"' EXIT
 
 # The cluster's own images and tools: the pod sandbox (pause), CoreDNS and a CRI client.
-if [ ! -s $S/images/cluster.tar ] || [ ! -x $S/bin/cri ]; then
+# Rebuilt when a pinned version changes (containerd would ask for a tag never imported).
+stamp="pause $PAUSE_VERSION coredns $COREDNS_VERSION"
+if [ ! -s $S/images/cluster.tar ] || [ ! -s $S/images/pause.tar ] || [ ! -x $S/bin/cri ] ||
+   [ "$(cat $S/images/.versions 2>/dev/null)" != "$stamp" ]; then
   log "building pause, CoreDNS and the CRI client (CoreDNS takes minutes cold)"
   (cd "$ROOT/hack/cluster" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o $S/bin/ ./pause ./coredns ./cri)
   (cd "$ROOT" && CGO_ENABLED=0 go build -o $S/bin/image ./hack/image)
   # the kubelet's sandbox image (containerd's sandbox_image below); root, as upstream's pause
-  $S/bin/image -out $S/images/pause.tar -user 0:0 -file /pause=$S/bin/pause -image registry.k8s.io/pause:3.10=/pause
-  $S/bin/image -out $S/images/cluster.tar -file /coredns=$S/bin/coredns -image localhost/coredns:v1.15.0=/coredns
+  $S/bin/image -out $S/images/pause.tar -user 0:0 -file /pause=$S/bin/pause -image registry.k8s.io/pause:$PAUSE_VERSION=/pause
+  $S/bin/image -out $S/images/cluster.tar -file /coredns=$S/bin/coredns -image localhost/coredns:$COREDNS_VERSION=/coredns
+  echo "$stamp" > $S/images/.versions
 fi
 
 # ---------------------------------------------------------------- processes
-alive() { # name match: the saved PID is alive and runs that command line
-  local f=$S/pids/$1.pid p c
-  [ -s "$f" ] || return 1
-  p=$(cat "$f"); kill -0 "$p" 2>/dev/null || return 1
-  c=$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null); [[ "$c" == *"$2"* ]]
-}
+# start keeps each process's PID in $S/pids/NAME.pid; alive checks that it still runs MATCH.
 start() { # name match cmd...
   local name=$1 match=$2; shift 2
-  if alive "$name" "$match"; then return 0; fi
+  if alive "$S/pids/$name.pid" "$match"; then return 0; fi
   setsid "$@" >>$S/logs/$name.log 2>&1 < /dev/null &
   echo $! > $S/pids/$name.pid
   log "started $name (pid $!)"
@@ -95,15 +87,10 @@ start() { # name match cmd...
 put() { local f=$1 tmp; tmp=$(mktemp "$(dirname "$f")/.put.XXXX"); cat > "$tmp"
   if cmp -s "$tmp" "$f"; then rm -f "$tmp"; return 1; fi; mv -f "$tmp" "$f"; }
 restart_if_changed() { # name match changed
-  [ "$3" = 1 ] && alive "$1" "$2" || return 0
+  [ "$3" = 1 ] && alive "$S/pids/$1.pid" "$2" || return 0
   local p; p=$(cat $S/pids/$1.pid); log "$1's config changed: restarting it"
   kill -TERM $p; for _ in $(seq 100); do kill -0 $p 2>/dev/null || break; sleep 0.2; done
   kill -KILL $p 2>/dev/null || true; rm -f $S/pids/$1.pid
-}
-wait_for() { # what seconds cmd...
-  local what=$1 n=$(($2 * 2)); shift 2
-  until "$@" >/dev/null 2>&1; do n=$((n - 1)); [ $n -gt 0 ] || die "timed out waiting for $what (logs: $S/logs)"; sleep 0.5; done
-  log "$what ok"
 }
 
 # ---------------------------------------------------------------- host
@@ -215,7 +202,7 @@ oom_score = 0
   address = "$CTRD_SOCK.ttrpc"
 [plugins]
   [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = "registry.k8s.io/pause:3.10"
+    sandbox_image = "registry.k8s.io/pause:$PAUSE_VERSION"
     disable_apparmor = true
     # sandboxes (-998) and Guaranteed pods (-997) would get EACCES: clamp to containerd's own score
     restrict_oom_score_adj = true
@@ -262,7 +249,7 @@ for r in docker.io registry-1.docker.io index.docker.io registry.k8s.io k8s.gcr.
 done
 restart_if_changed containerd "$S/etc/containerd.toml" $C
 start containerd "$S/etc/containerd.toml" containerd --config $S/etc/containerd.toml
-wait_for containerd 30 ctr --address $CTRD_SOCK version
+retry containerd 30 ctr --address $CTRD_SOCK version
 "$ROOT/hack/cluster/load.sh" $S/images/*.tar $(ls $CACHE/images/*.tar 2>/dev/null || true)
 
 # ---------------------------------------------------------------- control plane
@@ -270,7 +257,7 @@ start etcd "$S/data/etcd" $BIN/etcd --name dilo --data-dir $S/data/etcd \
   --listen-client-urls http://127.0.0.1:$ETCD_PORT --advertise-client-urls http://127.0.0.1:$ETCD_PORT \
   --listen-peer-urls http://127.0.0.1:$ETCD_PEER_PORT --initial-advertise-peer-urls http://127.0.0.1:$ETCD_PEER_PORT \
   --initial-cluster dilo=http://127.0.0.1:$ETCD_PEER_PORT --unsafe-no-fsync --log-level warn
-wait_for etcd 60 sh -c "curl -sf http://127.0.0.1:$ETCD_PORT/health | grep -q '\"health\":\"true\"'"
+retry etcd 60 sh -c "curl -sf http://127.0.0.1:$ETCD_PORT/health | grep -q '\"health\":\"true\"'"
 
 start kube-apiserver "secure-port=$API_PORT" $BIN/kube-apiserver \
   --etcd-servers=http://127.0.0.1:$ETCD_PORT \
@@ -287,7 +274,7 @@ start kube-apiserver "secure-port=$API_PORT" $BIN/kube-apiserver \
   --requestheader-username-headers=X-Remote-User \
   --proxy-client-cert-file=$P/front-proxy-client.crt --proxy-client-key-file=$P/front-proxy-client.key \
   --profiling=false --v=1
-wait_for "kube-apiserver /readyz" 180 $KUBECTL get --raw /readyz
+retry "kube-apiserver /readyz" 180 $KUBECTL get --raw /readyz
 
 start kube-controller-manager "secure-port=$KCM_PORT" $BIN/kube-controller-manager \
   --kubeconfig=$KC/kube-controller-manager.kubeconfig \
@@ -342,7 +329,7 @@ maxPods: 110
 EOF
 restart_if_changed kubelet "$S/etc/kubelet.yaml" $C
 touch $S/run/kubelet-started   # down.sh then removes the kubelet's own iptables chains
-KUBELET_T0=$(date -u +%s); alive kubelet "$S/etc/kubelet.yaml" && KUBELET_T0=0
+KUBELET_T0=$(date -u +%s); alive "$S/pids/kubelet.pid" "$S/etc/kubelet.yaml" && KUBELET_T0=0
 start kubelet "$S/etc/kubelet.yaml" $BIN/kubelet --config=$S/etc/kubelet.yaml \
   --kubeconfig=$KC/kubelet.kubeconfig --root-dir=$S/kubelet --cert-dir=$S/kubelet/pki \
   --hostname-override=$NODE_NAME --node-ip=$NODE_IP --v=1
@@ -363,18 +350,18 @@ EOF
 restart_if_changed kube-proxy "$S/etc/kube-proxy.yaml" $C
 start kube-proxy "$S/etc/kube-proxy.yaml" $BIN/kube-proxy --config=$S/etc/kube-proxy.yaml --v=1
 
-wait_for "kubelet healthz" 60 curl -sf http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz
+retry "kubelet healthz" 60 curl -sf http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz
 node_ready() { # Ready posted by this kubelet: a kept etcd still holds the last run's Ready
   local o; o=$($KUBECTL get node $NODE_NAME -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}') || return 1
   [ "${o%% *}" = True ] && [ "$(date -u -d "${o#* }" +%s)" -ge "$KUBELET_T0" ]
 }
-wait_for "node Ready" 120 node_ready
-wait_for "kube-proxy healthz" 60 curl -sf http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz
-wait_for "default service account" 60 $KUBECTL -n default get serviceaccount default
+retry "node Ready" 120 node_ready
+retry "kube-proxy healthz" 60 curl -sf http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz
+retry "default service account" 60 $KUBECTL -n default get serviceaccount default
 
 # ---------------------------------------------------------------- CoreDNS
-sed "s/__DNS_SVC_IP__/$DNS_SVC_IP/" "$ROOT/hack/cluster/coredns.yaml" | $KUBECTL apply -f - >/dev/null
-wait_for "CoreDNS rollout" 120 $KUBECTL -n kube-system rollout status deploy/coredns --timeout=5s
+sed "s/__DNS_SVC_IP__/$DNS_SVC_IP/; s/__COREDNS_VERSION__/$COREDNS_VERSION/" "$ROOT/hack/cluster/coredns.yaml" | $KUBECTL apply -f - >/dev/null
+retry "CoreDNS rollout" 120 $KUBECTL -n kube-system rollout status deploy/coredns --timeout=5s
 
 log "cluster up; containerd $CTRD_SOCK, logs $S/logs, stop with: make cluster-down"
 echo "$ADMIN_KC"

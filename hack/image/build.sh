@@ -3,16 +3,14 @@
 # /target, static, user 65532) as a docker-archive tarball, with no Docker and no
 # registry, and prints the tarball's path last: ${DILO_CACHE:-~/.cache/dilo}/images/dilo.tar.
 set -euo pipefail
-# Only the Go module proxy is reachable: never fall back to fetching from VCS hosts.
-GOPROXY=$(printf '%s' "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/(^|[,|])direct//g; s/^[,|]+//; s/[,|]+$//')
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
-cd "$(dirname "$0")/../.."
-CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
+LOG_TAG=images
+. "$(dirname "$0")/../lib/common.sh"
+cd "$ROOT"
 IMAGE=${DILO_IMAGE:-localhost/dilo:dev}
 BIN=$CACHE/images/bin
 mkdir -p "$BIN"
 export CGO_ENABLED=0 GOOS=linux
-echo "[images] building manager, agent, target and the image tool" >&2
+log "building manager, agent, target and the image tool"
 go build -trimpath -ldflags='-s -w' -o "$BIN/" ./cmd/manager ./cmd/agent ./cmd/target
 CGO_ENABLED=0 GOOS= go build -o "$CACHE/bin/image" ./hack/image
 "$CACHE/bin/image" -out "$CACHE/images/dilo.tar" \
