@@ -555,12 +555,75 @@ type Thresholds struct {
 	// +optional
 	MaxP99 *metav1.Duration `json:"maxP99,omitempty"`
 
+	// baseline compares the run with an earlier one, once it ended: the previous
+	// finished run of this LoadTest, or the last finished run of another LoadTest in the
+	// namespace. A run that breaks one of its limits fails, reason ThresholdBroken,
+	// naming the baseline run and both values. Checked at the end only, never live.
+	// +optional
+	Baseline *Baseline `json:"baseline,omitempty"`
+
 	// abort checks the limits above while the run executes too, on the live results of
 	// all pods merged over a sliding window, and stops the run at the first breach: it
 	// ends failed, reason ThresholdBroken, with the partial results, the message naming
 	// the window and the value. Unset: the limits are checked once, at the end.
 	// +optional
 	Abort *ThresholdAbort `json:"abort,omitempty"`
+}
+
+// Baseline says which earlier run a run is compared with, and how far from it the
+// run may be. Its figures come from that run's record in status.history (its results:
+// requests per second, p50, p90, p99), whatever spec that run ran. A run with no
+// baseline to compare with (the first one, or one whose baseline LoadTest is missing
+// or has no finished run in its history) is not gated: its Complete condition says
+// so. Runs that failed, a baseline gate included, are never a baseline.
+type Baseline struct {
+	// loadTest names another LoadTest in this namespace: its last finished run is the
+	// baseline. Unset: this LoadTest's previous finished run (spec.historyLimit must
+	// then keep at least one run).
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	LoadTest string `json:"loadTest,omitempty"`
+
+	// maxP50IncreasePercent, maxP90IncreasePercent and maxP99IncreasePercent are how
+	// much higher than the baseline's the run's p50, p90 and p99 may be, in percent of
+	// the baseline's: 10 allows 110 %.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	MaxP50IncreasePercent *int32 `json:"maxP50IncreasePercent,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	MaxP90IncreasePercent *int32 `json:"maxP90IncreasePercent,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	MaxP99IncreasePercent *int32 `json:"maxP99IncreasePercent,omitempty"`
+
+	// maxRequestsPerSecondDecreasePercent is how much lower than the baseline's the
+	// run's achieved rate may be, in percent of the baseline's: 5 allows 95 %.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxRequestsPerSecondDecreasePercent *int32 `json:"maxRequestsPerSecondDecreasePercent,omitempty"`
+}
+
+// BaselineRun is the run a run's results were compared with, and its figures then.
+type BaselineRun struct {
+	// loadTest is the LoadTest the baseline run belongs to.
+	LoadTest string `json:"loadTest"`
+	// run is the baseline run's number.
+	Run int64 `json:"run"`
+	// requestsPerSecond, p50, p90 and p99 are its results' (p90 is unset for a run
+	// recorded before DiLO kept it).
+	// +optional
+	RequestsPerSecond string `json:"requestsPerSecond,omitempty"`
+	// +optional
+	P50 *metav1.Duration `json:"p50,omitempty"`
+	// +optional
+	P90 *metav1.Duration `json:"p90,omitempty"`
+	// +optional
+	P99 *metav1.Duration `json:"p99,omitempty"`
 }
 
 // ThresholdAbort says how thresholds are checked while a run executes.
@@ -641,6 +704,11 @@ type LoadTestStatus struct {
 	// what the pods sent until they stopped).
 	// +optional
 	Results *Results `json:"results,omitempty"`
+
+	// baseline is the run the current run's results were compared with
+	// (spec.thresholds.baseline), once it ended; unset when there was none.
+	// +optional
+	Baseline *BaselineRun `json:"baseline,omitempty"`
 
 	// sendStartTime is the start-at instant the current run's pods were given: when
 	// they all started sending.
@@ -850,8 +918,8 @@ type RunRecord struct {
 	// spec edit replaced.
 	// +optional
 	Reason string `json:"reason,omitempty"`
-	// requests, requestsPerSecond and errorRatio are its results' (or its last progress
-	// for a run without results).
+	// requests, requestsPerSecond, errorRatio, p50, p90 and p99 are its results' (or
+	// its last progress for a run without results).
 	// +optional
 	Requests int64 `json:"requests,omitempty"`
 	// +optional
@@ -860,6 +928,8 @@ type RunRecord struct {
 	ErrorRatio string `json:"errorRatio,omitempty"`
 	// +optional
 	P50 *metav1.Duration `json:"p50,omitempty"`
+	// +optional
+	P90 *metav1.Duration `json:"p90,omitempty"`
 	// +optional
 	P99 *metav1.Duration `json:"p99,omitempty"`
 	// timeline is the name of the ConfigMap that holds its timeline, if it has one.

@@ -234,10 +234,11 @@ func (pr podResults) report(name string) (report.Report, error) {
 
 // collectResults reads every pod's result, merges them and judges them: requests
 // that failed the TLS handshake fail the run (TLSFailed: its TLS settings are wrong,
-// not the Service slow), then the thresholds. It returns the merged results (nil when
-// a document is unreadable), why the run failed, if it did, and, for a mix of
-// requests (mix), why the results have no per-request part when they have none.
-func collectResults(pr podResults, th *dilov1.Thresholds, target string, mix bool) (*dilov1.Results, *failure, string) {
+// not the Service slow), then the thresholds, those relative to baseline included
+// when there is one. It returns the merged results (nil when a document is
+// unreadable), why the run failed, if it did, and, for a mix of requests (mix), why
+// the results have no per-request part when they have none.
+func collectResults(pr podResults, th *dilov1.Thresholds, baseline *dilov1.BaselineRun, target string, mix bool) (*dilov1.Results, *failure, string) {
 	reports := make([]report.Report, 0, len(pr.names))
 	tlsError := ""
 	for _, name := range pr.names {
@@ -262,10 +263,48 @@ func collectResults(pr podResults, th *dilov1.Thresholds, target string, mix boo
 		return &res, &failure{dilov1.ReasonTLSFailed, fmt.Sprintf("%d of %d requests failed the TLS handshake with %s: %s",
 			n, res.Requests, target, firstNonEmpty(tlsError, "no error recorded"))}, note
 	}
-	if broken, ok := report.CheckThresholds(th, res); !ok {
-		return &res, &failure{dilov1.ReasonThresholdBroken, broken}, note
+	var broken []string
+	if msg, ok := report.CheckThresholds(th, res); !ok {
+		broken = append(broken, msg)
+	}
+	if th != nil && baseline != nil {
+		if msg, ok := report.CheckBaseline(th.Baseline, *baseline, res); !ok {
+			broken = append(broken, msg)
+		}
+	}
+	if len(broken) > 0 {
+		return &res, &failure{dilov1.ReasonThresholdBroken, strings.Join(broken, "; ")}, note
 	}
 	return &res, nil, note
+}
+
+// completeMessage is the Complete condition's message of a run of pods pods that
+// finished, saying what it was compared with when a baseline was asked for.
+func completeMessage(pods int, run int64, baseline *dilov1.BaselineRun, noBaseline string) string {
+	msg := fmt.Sprintf("all %d pods of run %d succeeded", pods, run)
+	switch {
+	case baseline != nil:
+		msg += fmt.Sprintf("; within the limits of baseline %s run %d", baseline.LoadTest, baseline.Run)
+	case noBaseline != "":
+		msg += "; not compared with a baseline: " + noBaseline
+	}
+	return msg
+}
+
+// lastFinished is the last finished run of history before run before, if any.
+func lastFinished(history []dilov1.RunRecord, before int64) (dilov1.RunRecord, bool) {
+	for i := len(history) - 1; i >= 0; i-- {
+		if rec := history[i]; rec.Run < before && rec.State == dilov1.StateFinished {
+			return rec, true
+		}
+	}
+	return dilov1.RunRecord{}, false
+}
+
+// baselineRun is the baseline a finished run's record gives, of LoadTest name.
+func baselineRun(name string, rec dilov1.RunRecord) *dilov1.BaselineRun {
+	return &dilov1.BaselineRun{LoadTest: name, Run: rec.Run, RequestsPerSecond: rec.RequestsPerSecond,
+		P50: rec.P50.DeepCopy(), P90: rec.P90.DeepCopy(), P99: rec.P99.DeepCopy()}
 }
 
 // terminationMessage is the agent container's termination message.

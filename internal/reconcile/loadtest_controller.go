@@ -175,6 +175,10 @@ type runScope struct {
 	assessment runAssessment
 	failure    *failure
 	results    *dilov1.Results
+	// baseline is the run the results were compared with (spec.thresholds.baseline);
+	// noBaseline says why there was none, when one was asked for.
+	baseline   *dilov1.BaselineRun
+	noBaseline string
 	// requeueAfter is when an ended run's ttlSecondsAfterFinished passes; expired is
 	// how many of its pods this reconcile deleted for it, and deleted is set when it
 	// deleted the LoadTest itself.
@@ -680,8 +684,14 @@ func (r *LoadTestReconciler) collectResults(ctx context.Context, s *runScope) (b
 		pr.logs[name] = b
 	}
 	target := "Service " + s.lt.Namespace + "/" + s.lt.Spec.Test.ServiceName
+	if th := s.lt.Spec.Thresholds; th != nil && th.Baseline != nil {
+		var err error
+		if s.baseline, s.noBaseline, err = r.baselineOf(ctx, s.lt); err != nil {
+			return false, err
+		}
+	}
 	var note string
-	s.results, s.failure, note = collectResults(pr, s.lt.Spec.Thresholds, target, len(s.lt.Spec.Test.Requests) > 1)
+	s.results, s.failure, note = collectResults(pr, s.lt.Spec.Thresholds, s.baseline, target, len(s.lt.Spec.Test.Requests) > 1)
 	if stop := s.lt.Status.Stopping; stop != nil {
 		s.failure = stoppedFailure(stop, s.results, s.failure, s.stopComplete)
 	}
@@ -756,6 +766,7 @@ func computeStatus(s *runScope) {
 		st.Results = s.results
 		if s.results != nil {
 			st.Progress = finalProgress(s.results, st.SendStartTime, s.now)
+			st.Baseline = s.baseline
 		}
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: dilov1.ConditionFailed, Status: metav1.ConditionTrue, ObservedGeneration: s.lt.Generation,
@@ -766,9 +777,10 @@ func computeStatus(s *runScope) {
 		st.CompletionTime = &metav1.Time{Time: s.now}
 		st.Results = s.results
 		st.Progress = finalProgress(s.results, st.SendStartTime, s.now)
+		st.Baseline = s.baseline
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: dilov1.ConditionComplete, Status: metav1.ConditionTrue, ObservedGeneration: s.lt.Generation,
-			Reason: dilov1.ReasonFinished, Message: fmt.Sprintf("all %d pods of run %d succeeded", len(s.names), s.run),
+			Reason: dilov1.ReasonFinished, Message: dilov1.Truncate(completeMessage(len(s.names), s.run, s.baseline, s.noBaseline), maxConditionMessage),
 		})
 	case s.stale == 0 && a.AllExist:
 		st.State = dilov1.StateExecuting

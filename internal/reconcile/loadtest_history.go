@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 
@@ -51,9 +52,11 @@ func runRecord(st *dilov1.LoadTestStatus, timeline string) dilov1.RunRecord {
 	case res != nil:
 		rec.Requests, rec.RequestsPerSecond, rec.ErrorRatio = res.Requests, res.RequestsPerSecond, res.ErrorRatio
 		rec.P50, rec.P99 = &metav1.Duration{Duration: res.Latency.P50.Duration}, &metav1.Duration{Duration: res.Latency.P99.Duration}
+		rec.P90 = &metav1.Duration{Duration: res.Latency.P90.Duration}
 	case p != nil:
 		rec.Requests, rec.RequestsPerSecond, rec.ErrorRatio = p.Requests, p.RequestsPerSecond, p.ErrorRatio
 		rec.P50, rec.P99 = &metav1.Duration{Duration: p.Latency.P50.Duration}, &metav1.Duration{Duration: p.Latency.P99.Duration}
+		rec.P90 = &metav1.Duration{Duration: p.Latency.P90.Duration}
 	}
 	return rec
 }
@@ -178,4 +181,30 @@ func (r *LoadTestReconciler) deleteTimelines(ctx context.Context, s *runScope) e
 		log.FromContext(ctx).Info("Deleted the timeline of a run no longer in the history", "configMap", cm.Name, "run", cm.Labels[dilov1.LabelRun])
 	}
 	return nil
+}
+
+// baselineOf finds the baseline spec.thresholds.baseline asks for the current run of
+// lt: the last finished run, before the current one, in the history of lt or of the
+// LoadTest it names. Without one it returns why, for the Complete condition.
+func (r *LoadTestReconciler) baselineOf(ctx context.Context, lt *dilov1.LoadTest) (*dilov1.BaselineRun, string, error) {
+	name := lt.Spec.Thresholds.Baseline.LoadTest
+	if name == "" || name == lt.Name {
+		rec, ok := lastFinished(lt.Status.History, lt.Status.Run)
+		if !ok {
+			return nil, fmt.Sprintf("no finished run of %s before run %d in its history", lt.Name, lt.Status.Run), nil
+		}
+		return baselineRun(lt.Name, rec), "", nil
+	}
+	var other dilov1.LoadTest
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: lt.Namespace, Name: name}, &other); {
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Sprintf("LoadTest %s not found", name), nil
+	case err != nil:
+		return nil, "", fmt.Errorf("failed to read baseline LoadTest %s: %w", name, err)
+	}
+	rec, ok := lastFinished(other.Status.History, math.MaxInt64)
+	if !ok {
+		return nil, fmt.Sprintf("no finished run of %s in its history", name), nil
+	}
+	return baselineRun(name, rec), "", nil
 }

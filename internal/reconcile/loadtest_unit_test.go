@@ -700,7 +700,7 @@ func TestCollectResults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pods := podMap(testPod("p-0", corev1.PodSucceeded, terminated("Completed", 0, tc.msgs[0])),
 				testPod("p-1", corev1.PodSucceeded, terminated("Completed", 0, tc.msgs[1])))
-			res, f, note := collectResults(podResults{names: names, pods: pods, logs: tc.logs}, tc.th, "Service ns/web", tc.mix)
+			res, f, note := collectResults(podResults{names: names, pods: pods, logs: tc.logs}, tc.th, nil, "Service ns/web", tc.mix)
 			var gotReq int64
 			var gotByReq []string
 			if res != nil {

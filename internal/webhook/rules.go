@@ -556,6 +556,34 @@ func validateThresholds(th *dilov1.Thresholds, p *field.Path) (field.ErrorList, 
 	return append(errs, abortErrs...), warnings
 }
 
+// validateBaseline checks spec.thresholds.baseline: it names a LoadTest by a valid
+// name, sets at least one limit, and, comparing with this LoadTest's own previous
+// run, has a history to read that run from.
+func validateBaseline(spec *dilov1.LoadTestSpec, p *field.Path) field.ErrorList {
+	if spec.Thresholds == nil || spec.Thresholds.Baseline == nil {
+		return nil
+	}
+	b, bp := spec.Thresholds.Baseline, p.Child("thresholds", "baseline")
+	var errs field.ErrorList
+	if b.LoadTest != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(b.LoadTest) {
+			errs = append(errs, field.Invalid(bp.Child("loadTest"), b.LoadTest, msg))
+		}
+	}
+	if b.MaxP50IncreasePercent == nil && b.MaxP90IncreasePercent == nil && b.MaxP99IncreasePercent == nil && b.MaxRequestsPerSecondDecreasePercent == nil {
+		errs = append(errs, field.Forbidden(bp, fmt.Sprintf(
+			"compares the run with a baseline, but sets no limit: set at least one of %s, %s, %s and %s, or remove baseline",
+			bp.Child("maxP50IncreasePercent"), bp.Child("maxP90IncreasePercent"), bp.Child("maxP99IncreasePercent"),
+			bp.Child("maxRequestsPerSecondDecreasePercent"))))
+	}
+	if b.LoadTest == "" && spec.HistoryLimit != nil && *spec.HistoryLimit == 0 {
+		errs = append(errs, field.Invalid(p.Child("historyLimit"), 0, fmt.Sprintf(
+			"%s compares each run with the previous one, which the history must keep: set historyLimit to 1 or more, or %s",
+			bp, bp.Child("loadTest"))))
+	}
+	return errs
+}
+
 // minAbortWindowSeconds is the shortest abort window that holds a few of the
 // manager's reads of the agents, which come every few seconds (more with many pods).
 const minAbortWindowSeconds = 10

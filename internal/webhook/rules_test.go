@@ -142,6 +142,42 @@ func TestValidateThresholds(t *testing.T) {
 	}
 }
 
+func TestValidateBaseline(t *testing.T) {
+	p99 := &dilov1.Baseline{MaxP99IncreasePercent: ptr(int32(10))}
+	named := func(name string) *dilov1.Baseline {
+		return &dilov1.Baseline{LoadTest: name, MaxRequestsPerSecondDecreasePercent: ptr(int32(5))}
+	}
+	tests := []struct {
+		name    string
+		th      *dilov1.Thresholds
+		history *int32
+		want    []string
+	}{
+		{"no thresholds", nil, nil, nil},
+		{"no baseline", &dilov1.Thresholds{MaxErrorRatio: "0.01"}, nil, nil},
+		{"the previous run", &dilov1.Thresholds{Baseline: p99}, nil, nil},
+		{"another LoadTest", &dilov1.Thresholds{Baseline: named("checkout-nightly")}, nil, nil},
+		{"another LoadTest, no history of this one", &dilov1.Thresholds{Baseline: named("checkout-nightly")}, ptr(int32(0)), nil},
+		{"no limit", &dilov1.Thresholds{Baseline: &dilov1.Baseline{LoadTest: "a"}}, nil, []string{
+			"spec.thresholds.baseline: Forbidden: compares the run with a baseline, but sets no limit: set at least one of " +
+				"spec.thresholds.baseline.maxP50IncreasePercent, spec.thresholds.baseline.maxP90IncreasePercent, " +
+				"spec.thresholds.baseline.maxP99IncreasePercent and spec.thresholds.baseline.maxRequestsPerSecondDecreasePercent, or remove baseline"}},
+		{"not a name", &dilov1.Thresholds{Baseline: named("Checkout_Nightly")}, nil, []string{
+			`spec.thresholds.baseline.loadTest: Invalid value: "Checkout_Nightly": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`}},
+		{"the previous run without a history", &dilov1.Thresholds{Baseline: p99}, ptr(int32(0)), []string{
+			"spec.historyLimit: Invalid value: 0: spec.thresholds.baseline compares each run with the previous one, which the history must keep: " +
+				"set historyLimit to 1 or more, or spec.thresholds.baseline.loadTest"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &dilov1.LoadTestSpec{Thresholds: tt.th, HistoryLimit: tt.history}
+			if diff := cmp.Diff(tt.want, messages(validateBaseline(spec, field.NewPath("spec")))); diff != "" {
+				t.Errorf("validateBaseline() errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestValidateStopAnnotation(t *testing.T) {
 	lt := func(stop ...string) *dilov1.LoadTest {
 		l := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Annotations: map[string]string{"note": "n"}}}
