@@ -77,13 +77,15 @@ e2e: ## Local cluster, images, deploy, then the e2e suite (go test -tags e2e ./e
 	hack/certmanager/build.sh >/dev/null
 	kc=$$(hack/cluster/up.sh | tail -1); \
 	KUBECONFIG=$$kc hack/cluster/deploy.sh; \
-	KUBECONFIG=$$kc go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
+	chromium=$$(hack/chromium.sh | tail -1); \
+	KUBECONFIG=$$kc CHROMIUM=$$chromium go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
 
 .PHONY: e2e-kind
 e2e-kind: ## The e2e suite on a kind cluster (needs docker and kind; cert-manager from its release).
 	kc=$$(hack/cluster/kind.sh | tail -1); \
 	KUBECONFIG=$$kc hack/cluster/deploy.sh; \
-	KUBECONFIG=$$kc go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
+	chromium=$$(hack/chromium.sh | tail -1); \
+	KUBECONFIG=$$kc CHROMIUM=$$chromium go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
 
 .PHONY: demo
 demo: ## Cluster (DILO_KIND=1: kind), cert-manager, DiLO, the demo target and the tutorial's LoadTest.

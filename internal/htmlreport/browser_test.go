@@ -6,18 +6,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
+	"github.com/dilo-operator/dilo/internal/htmlreport/inbrowser"
 	"github.com/dilo-operator/dilo/internal/report"
 )
 
@@ -60,18 +56,11 @@ func TestBrowser(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.NoSandbox, // the tests run as root, where Chromium's sandbox cannot start
-		chromedp.WindowSize(1280, 1000),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil { // starts the browser, for every tab below
-		t.Fatalf("start %s: %v", bin, err)
+	browser, stop, err := inbrowser.Start(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer stop()
 
 	run := fullRun()
 	other := fullRun() // the next run, faster in the tail, with fewer errors
@@ -153,42 +142,6 @@ func deltasOf(a, b dilov1.Results) map[string][]string {
 // returns the full-page screenshot too.
 func open(t *testing.T, browser context.Context, url, fields string) (pageInBrowser, []byte) {
 	t.Helper()
-	tab, cancel := chromedp.NewContext(browser)
-	defer cancel()
-	var mu sync.Mutex
-	got := pageInBrowser{}
-	if err := chromedp.Listen(tab, func(ev any) {
-		// This runs in the tab's read loop: record, nothing more.
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			if ev.Request.URL != url {
-				got.Requests = append(got.Requests, ev.Request.URL)
-			}
-		case *network.EventWebSocketCreated:
-			got.Requests = append(got.Requests, ev.URL)
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				got.Problems = append(got.Problems, "console."+string(ev.Type))
-			}
-		case *runtime.EventExceptionThrown:
-			got.Problems = append(got.Problems, "exception: "+ev.ExceptionDetails.Text)
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
-				got.Problems = append(got.Problems, "log "+string(ev.Entry.Level)+": "+ev.Entry.Text)
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	shot, err := chromedp.Run(tab, chromedp.FullScreenshot(100)) // 100: PNG
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
 	// What a person reads: innerText is the rendered text, as laid out.
 	type dom struct {
 		Scripts, Resources int
@@ -197,7 +150,7 @@ func open(t *testing.T, browser context.Context, url, fields string) (pageInBrow
 		Deltas             map[string][]string
 		NarrowPlots        []string
 	}
-	d, err := chromedp.Run(tab, chromedp.Evaluate[dom](`(() => {
+	p, err := inbrowser.Open[dom](browser, url, `(() => {
 		const text = e => e.innerText.trim();
 		const byAttr = (sel, key, f) => Object.fromEntries([...document.querySelectorAll(sel)].map(e => [e.getAttribute(key), f(e)]));
 		return {
@@ -209,16 +162,17 @@ func open(t *testing.T, browser context.Context, url, fields string) (pageInBrow
 			Deltas: byAttr('[data-metric]', 'data-metric', e => ['[data-run=a]', '[data-run=b]', '[data-field=change]'].map(s => text(e.querySelector(s)))),
 			NarrowPlots: [...document.querySelectorAll('figure svg')].filter(s => s.getBoundingClientRect().width < 600).map(s => s.closest('figure').id),
 		};
-	})()`))
+	})()`)
 	if err != nil {
-		t.Fatalf("read the page: %v", err)
+		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	got.Scripts, got.Resources = d.Scripts, d.Resources
-	got.Fields, got.Classes, got.Codes = d.Fields, d.Classes, d.Codes
-	got.Deltas, got.NarrowPlots = d.Deltas, d.NarrowPlots
-	return got, shot
+	d := p.Shown
+	return pageInBrowser{
+		Requests: p.Requests, Problems: p.Problems,
+		Scripts: d.Scripts, Resources: d.Resources,
+		Fields: d.Fields, Classes: d.Classes, Codes: d.Codes,
+		Deltas: d.Deltas, NarrowPlots: d.NarrowPlots,
+	}, p.Screenshot
 }
 
 // writeScreenshot writes a screenshot to path, and to also when it is set.
