@@ -51,10 +51,13 @@ const (
 )
 
 // State is where a LoadTest's current run is in its lifecycle.
-// +kubebuilder:validation:Enum=pending;executing;finished;failed
+// +kubebuilder:validation:Enum=scheduled;pending;executing;finished;failed
 type State string
 
 const (
+	// StateScheduled: a LoadTest created with spec.schedule has had no run yet: it waits
+	// for its schedule's first tick, as a CronJob does.
+	StateScheduled State = "scheduled"
 	// StatePending: the run has started; the pods of older runs are being deleted and
 	// its own pods created.
 	StatePending State = "pending"
@@ -110,6 +113,21 @@ const (
 	// pending or executing, except an edit of spec.updatePolicy alone, so that a user
 	// can always switch to Restart first.
 	UpdatePolicyReject UpdatePolicy = "Reject"
+)
+
+// ConcurrencyPolicy says what a tick of spec.schedule does while a run is pending or
+// executing. There is no Allow, as a CronJob has: a LoadTest has one run at a time (its
+// status describes it), so two runs of it can never go together.
+// +kubebuilder:validation:Enum=Forbid;Replace
+type ConcurrencyPolicy string
+
+const (
+	// ConcurrencyPolicyForbid: the tick is skipped (Event TickSkipped) and the run goes
+	// on; the next tick may start a run.
+	ConcurrencyPolicyForbid ConcurrencyPolicy = "Forbid"
+	// ConcurrencyPolicyReplace: the going run is replaced, recorded Replaced in the
+	// history, and a new one starts, as example.org/rerun does.
+	ConcurrencyPolicyReplace ConcurrencyPolicy = "Replace"
 )
 
 // LoadTestSpec is the load test to run.
@@ -180,6 +198,44 @@ type LoadTestSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	HistoryLimit *int32 `json:"historyLimit,omitempty"`
+
+	// schedule, in cron syntax as a CronJob's ("0 2 * * *", "@daily", "@every 1h"),
+	// starts a new run of the same spec at each tick, as a new value of
+	// example.org/rerun does. A LoadTest created with a schedule does not run at once: it
+	// is scheduled until the first tick. Time zones are spec.timeZone's (a schedule
+	// starting with TZ= or CRON_TZ= is refused). Only the most recent of the ticks missed
+	// while the manager was down runs, within startingDeadlineSeconds. Editing it, or
+	// the other schedule fields, never starts a new run. Unset: a run starts only for a
+	// spec edit or a rerun.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Schedule string `json:"schedule,omitempty"`
+
+	// timeZone is the IANA time zone ("Europe/Paris") spec.schedule's times are in.
+	// Unset: UTC (not the manager's local time).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	TimeZone *string `json:"timeZone,omitempty"`
+
+	// startingDeadlineSeconds: a tick not acted on within that many seconds of its
+	// scheduled time (the manager was down, or the schedule suspended) starts no run.
+	// Unset: no deadline, a late tick still runs.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
+
+	// concurrencyPolicy says what a tick does while a run is pending or executing: Forbid
+	// (unset means Forbid) skips the tick; Replace replaces the run with a new one. A
+	// LoadTest has one run at a time, so there is no Allow.
+	// +optional
+	ConcurrencyPolicy ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
+
+	// suspend, when true, keeps spec.schedule's ticks from starting runs; the run going
+	// on goes on. Ticks missed while suspended are missed ticks: on resuming, the most
+	// recent one runs unless startingDeadlineSeconds has passed.
+	// +optional
+	Suspend *bool `json:"suspend,omitempty"`
 }
 
 // AgentPodTemplate is what a user may add to, or change in, the load-generator pods.
@@ -647,7 +703,8 @@ type ThresholdAbort struct {
 // LoadTestStatus is what DiLO observed of the current run. It is written by the
 // controller only, from the pods it sees.
 type LoadTestStatus struct {
-	// state is where the current run is: pending, executing, finished or failed.
+	// state is where the current run is: pending, executing, finished or failed;
+	// scheduled before the first run of a LoadTest with spec.schedule.
 	// +optional
 	State State `json:"state,omitempty"`
 
@@ -664,8 +721,9 @@ type LoadTestStatus struct {
 	// +optional
 	Run int64 `json:"run,omitempty"`
 
-	// runSpecHash identifies the spec the current run runs, spec.updatePolicy and the
-	// TTL fields left out: a new generation with the same hash goes on with the same run.
+	// runSpecHash identifies the spec the current run runs, spec.updatePolicy, the TTL
+	// fields, historyLimit and the schedule fields left out: a new
+	// generation with the same hash goes on with the same run.
 	// +optional
 	RunSpecHash string `json:"runSpecHash,omitempty"`
 
@@ -737,6 +795,16 @@ type LoadTestStatus struct {
 	// AnnotationRerun).
 	// +optional
 	LastHandledRerun string `json:"lastHandledRerun,omitempty"`
+
+	// lastScheduleTime is the scheduled instant of the last tick of spec.schedule acted
+	// on: one that started a run, or that concurrencyPolicy Forbid skipped.
+	// +optional
+	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
+
+	// nextScheduleTime is the scheduled instant of spec.schedule's next tick; unset
+	// without a schedule, while suspended, or when the schedule cannot be read.
+	// +optional
+	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
 
 	// history summarises the last spec.historyLimit ended or replaced runs, oldest
 	// first, the current run included once it ended.
@@ -979,6 +1047,10 @@ type RunRecord struct {
 // ConfigMap <name>-timeline-<run>; once the run ended with results, status.progress
 // holds its final figures.
 //
+// Recurring runs: with spec.schedule, each tick starts a new run of the same spec, as
+// example.org/rerun does; a LoadTest created with one is scheduled, without a run,
+// until the first tick (see spec.schedule).
+//
 // Stopping a run: a new value of the annotation example.org/stop (kubectl annotate
 // loadtest NAME example.org/stop="$(date -Is)" --overwrite) stops the current run; so
 // does a limit of spec.thresholds.abort broken while it executes (ThresholdBroken). A
@@ -998,7 +1070,7 @@ type RunRecord struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ld,categories=dilo
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="metadata.name must be at most 50 characters: it is used in the names and labels of the load test's pods"
-// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`,description="pending, executing, finished or failed"
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`,description="scheduled, pending, executing, finished or failed"
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`,description="Load-generator pods"
 // +kubebuilder:printcolumn:name="Children",type=string,JSONPath=`.status.children`,description="The current run's pods"
 // +kubebuilder:printcolumn:name="Requests",type=integer,JSONPath=`.status.progress.requests`,description="Requests sent by all pods so far"

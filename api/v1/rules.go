@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -70,12 +72,70 @@ func (t *TestSpec) Default() {
 // RunSpec is what a run runs: spec without the fields whose edit goes on with the same
 // run. updatePolicy only tells the webhook what an edit may do while a run goes, and
 // the TTL fields only say when an ended run is cleaned up, historyLimit only how many
-// ended runs status keeps. The result shares spec's pointers and maps.
+// ended runs status keeps, and the schedule fields only when the next run starts. The
+// result shares spec's pointers and maps.
 func RunSpec(spec LoadTestSpec) LoadTestSpec {
 	spec.UpdatePolicy = ""
 	spec.TTLSecondsAfterFinished, spec.TTLDeletesLoadTest = nil, false
 	spec.HistoryLimit = nil
+	spec.Schedule, spec.TimeZone, spec.StartingDeadlineSeconds = "", nil, nil
+	spec.ConcurrencyPolicy, spec.Suspend = "", nil
 	return spec
+}
+
+// ScheduleLocation is the time zone spec.timeZone names: UTC when unset. The error is
+// a *ScheduleError.
+func ScheduleLocation(timeZone *string) (*time.Location, error) {
+	if timeZone == nil {
+		return time.UTC, nil
+	}
+	tz := *timeZone
+	if tz == "" || strings.EqualFold(tz, "Local") {
+		return nil, &ScheduleError{"timeZone", tz, `must be an IANA time zone name such as "Europe/Paris", or unset for UTC`}
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, &ScheduleError{"timeZone", tz, "unknown time zone: " + err.Error()}
+	}
+	return loc, nil
+}
+
+// ScheduleError says which field, schedule or timeZone, keeps a LoadTest's schedule
+// from being read, so that the webhook can name it and the manager say it.
+type ScheduleError struct {
+	// Field is the field's name in spec: "schedule" or "timeZone".
+	Field  string
+	Value  string
+	Detail string
+}
+
+func (e *ScheduleError) Error() string {
+	return fmt.Sprintf("spec.%s %q: %s", e.Field, e.Value, e.Detail)
+}
+
+// ParseSchedule reads spec.schedule, in spec.timeZone (UTC when unset), as a CronJob's
+// schedule is read: five fields or a descriptor (@daily, @every 1h). The time zone has
+// one place to be said: a schedule carrying its own (TZ= or CRON_TZ=) is refused, and
+// so is "Local", the manager's time zone, which no user can know. The error is a
+// *ScheduleError.
+func ParseSchedule(spec *LoadTestSpec) (cron.Schedule, error) {
+	if p := strings.TrimSpace(spec.Schedule); strings.HasPrefix(p, "TZ=") || strings.HasPrefix(p, "CRON_TZ=") {
+		return nil, &ScheduleError{"schedule", spec.Schedule, "must not set a time zone (TZ= or CRON_TZ=): set spec.timeZone instead"}
+	}
+	loc, err := ScheduleLocation(spec.TimeZone)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := cron.ParseStandard(spec.Schedule)
+	if err != nil {
+		return nil, &ScheduleError{"schedule", spec.Schedule, err.Error()}
+	}
+	// The parser puts five-field schedules in the process's local time zone; a
+	// descriptor such as @every has none to set.
+	if s, ok := sched.(*cron.SpecSchedule); ok {
+		s.Location = loc
+	}
+	return sched, nil
 }
 
 // ServicePort is the port of svc that want names, and whether there is one: unset, the

@@ -85,6 +85,11 @@ func TestRunSpec(t *testing.T) {
 			TTLSecondsAfterFinished: ptr.To(int32(60)), TTLDeletesLoadTest: true},
 		want: dilov1.LoadTestSpec{Replicas: 2, Test: test},
 	}, {
+		name: "the schedule fields left out",
+		in: dilov1.LoadTestSpec{Replicas: 2, Test: test, Schedule: "@daily", TimeZone: ptr.To("Europe/Paris"),
+			StartingDeadlineSeconds: ptr.To(int64(60)), ConcurrencyPolicy: dilov1.ConcurrencyPolicyReplace, Suspend: ptr.To(true)},
+		want: dilov1.LoadTestSpec{Replicas: 2, Test: test},
+	}, {
 		name: "everything else kept",
 		in: dilov1.LoadTestSpec{Replicas: 2, Test: test, DeadlineSeconds: ptr.To(int64(600)), PodTemplate: template,
 			Thresholds: &dilov1.Thresholds{MaxErrorRatio: "0.01"}, UpdatePolicy: dilov1.UpdatePolicyRestart},

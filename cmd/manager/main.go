@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	// spec.timeZone names IANA zones; DiLO's image holds no zoneinfo.
+	_ "time/tzdata"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"

@@ -6,8 +6,9 @@
 //
 // A run is identified by its number, status.run and the pods' example.org/run label:
 // the LoadTest's metadata.generation when a spec edit started it, the previous run's
-// plus one when a new value of the example.org/rerun annotation did (the value is then
-// status.lastHandledRerun), never a number used before. Its pods are named
+// plus one when a new value of the example.org/rerun annotation, or a tick of
+// spec.schedule, did (the value is then status.lastHandledRerun, the tick
+// status.lastScheduleTime), never a number used before. Its pods are named
 // <loadtest>-<run>-<replica>, so creating them again is harmless: a manager restarted
 // at any moment finds the run in status and its pods by name, and neither duplicates a
 // pod nor loses the run. Reconcile is a list of named steps (see

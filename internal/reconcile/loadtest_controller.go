@@ -185,6 +185,15 @@ type runScope struct {
 	requeueAfter time.Duration
 	expired      int
 	deleted      bool
+	// tick is the scheduled instant of spec.schedule's tick that is due (zero: none);
+	// tickRun is set when it started the new run, tickSkipped when concurrencyPolicy
+	// Forbid skipped it. untilTick is how long until the next tick (0: none);
+	// scheduleErr why spec.schedule cannot be read. See scheduleTick.
+	tick        time.Time
+	tickRun     bool
+	tickSkipped bool
+	untilTick   time.Duration
+	scheduleErr error
 }
 
 // step is one named step of a reconcile; done stops the steps after it.
@@ -195,15 +204,17 @@ type step struct {
 
 // Reconcile moves a LoadTest's run along. The steps, in order:
 //
-//  1. startRun: a new spec, or a new value of the example.org/rerun annotation, starts
-//     a new run, from pending; the run it replaces goes into the history.
+//  1. startRun: a new spec, a new value of the example.org/rerun annotation, or a tick
+//     of spec.schedule starts a new run, from pending; the run it replaces goes into
+//     the history. A LoadTest created with a schedule waits, scheduled, for its first
+//     tick.
 //  2. takeStopRequest: a new value of the example.org/stop annotation stops the run,
 //     if it is going (status.stopping).
 //  3. deleteStalePods: delete the pods of older runs; wait until they are gone.
 //  4. stopEndedRun: a finished or failed run is the record; only its running pods
 //     are stopped (failed run), and, once spec.ttlSecondsAfterFinished has passed,
-//     its pods (or the LoadTest) deleted. Nothing else happens until the spec changes
-//     or a rerun is asked.
+//     its pods (or the LoadTest) deleted. Nothing else happens until the spec changes,
+//     a rerun is asked or a tick is due; nor while scheduled.
 //  5. admitRun, createPods: while pending and not being stopped, wait in the
 //     namespace's queue for a free slot when MaxRunningPerNamespace caps the runs (see
 //     admitRun); then resolve the Service and create the missing pods.
@@ -265,7 +276,7 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if s.requeueAfter > 0 {
 		requeue = s.requeueAfter
 	}
-	return ctrl.Result{RequeueAfter: requeue}, nil
+	return ctrl.Result{RequeueAfter: soonest(requeue, s.untilTick)}, nil
 }
 
 // now is the reconciler's clock.
@@ -276,15 +287,20 @@ func (r *LoadTestReconciler) now() time.Time {
 	return time.Now()
 }
 
-// startRun starts a new run when the spec is not the current run's, or a new value of
-// the example.org/rerun annotation asks for one: status restarts from pending, keeping
-// only what is the LoadTest's rather than the run's: the history, where the run it
-// replaces is recorded (Replaced, if it had not ended), and the stop and rerun values
-// handled last. An edit of spec.updatePolicy, the TTL fields or spec.historyLimit alone
-// keeps the run going (dilov1.RunSpec), so that a user can lock a running test (or
-// unlock it) without restarting it. A new LoadTest takes the stop and rerun values it
-// was created with as handled: a manifest copied from a live object starts, and runs,
-// once.
+// startRun starts a new run when the spec is not the current run's, a new value of
+// the example.org/rerun annotation asks for one, or a tick of spec.schedule is due (see
+// scheduleTick): status restarts from pending, keeping only what is the LoadTest's
+// rather than the run's: the history, where the run it replaces is recorded (Replaced,
+// if it had not ended), the stop and rerun values handled last, and the schedule's
+// times. An edit of spec.updatePolicy, the TTL fields, spec.historyLimit or the
+// schedule fields alone keeps the run going (dilov1.RunSpec), so that a user can lock a
+// running test (or unlock it, or reschedule it) without restarting it. A new LoadTest
+// takes the stop and rerun values it was created with as handled: a manifest copied
+// from a live object starts, and runs, once; with a schedule it waits, scheduled, for
+// the first tick instead, as a CronJob does. A tick while a run goes is skipped unless
+// concurrencyPolicy is Replace; it counts as acted on all the same (lastScheduleTime),
+// so that it never starts a run late. A spec edit or a rerun starts a run at once,
+// schedule or not: what the user just asked for is not put off to a tick.
 func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, error) {
 	st := &s.lt.Status
 	hash, err := runSpecHash(s.lt.Spec)
@@ -296,7 +312,27 @@ func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, e
 		stop, rerun = s.lt.Annotations[dilov1.AnnotationStop], s.lt.Annotations[dilov1.AnnotationRerun]
 	}
 	asked := s.lt.Annotations[dilov1.AnnotationRerun] != rerun
-	if st.State == "" || st.Run == 0 || st.RunSpecHash != hash || asked {
+	scheduleTick(s)
+	act, tickRun, tickSkipped := decideStart(startInput{
+		State: st.State, Run: st.Run, SpecChanged: st.RunSpecHash != hash, Rerun: asked,
+		Scheduled: s.lt.Spec.Schedule != "", Tick: !s.tick.IsZero(),
+		Replace: s.lt.Spec.ConcurrencyPolicy == dilov1.ConcurrencyPolicyReplace,
+	})
+	if tickSkipped {
+		st.LastScheduleTime, s.tickSkipped = &metav1.Time{Time: s.tick}, true
+	}
+	switch act {
+	case waitTick:
+		*st = dilov1.LoadTestStatus{
+			State:            dilov1.StateScheduled,
+			RunSpecHash:      hash,
+			LastHandledStop:  stop,
+			LastHandledRerun: rerun,
+			LastScheduleTime: st.LastScheduleTime,
+			NextScheduleTime: st.NextScheduleTime,
+			History:          st.History,
+		}
+	case startNew:
 		history := st.History
 		if st.State != "" && st.Run != 0 {
 			timeline, err := r.timelineOf(ctx, s.lt, st.Run)
@@ -306,7 +342,11 @@ func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, e
 			history = recordRun(history, runRecord(st, timeline))
 			s.pruneTimelines = true // the replaced run is no longer current
 		}
-		s.newRun, s.rerun = true, asked && st.RunSpecHash == hash
+		s.newRun, s.rerun, s.tickRun = true, asked && st.RunSpecHash == hash, tickRun
+		last := st.LastScheduleTime
+		if !s.tick.IsZero() {
+			last = &metav1.Time{Time: s.tick} // consumed by this run, whatever started it
+		}
 		*st = dilov1.LoadTestStatus{
 			State:            dilov1.StatePending,
 			Run:              nextRun(st.Run, s.lt.Generation),
@@ -314,6 +354,8 @@ func (r *LoadTestReconciler) startRun(ctx context.Context, s *runScope) (bool, e
 			StartTime:        &metav1.Time{Time: s.now},
 			LastHandledStop:  stop,
 			LastHandledRerun: s.lt.Annotations[dilov1.AnnotationRerun],
+			LastScheduleTime: last,
+			NextScheduleTime: st.NextScheduleTime,
 			History:          history,
 		}
 	}
@@ -376,6 +418,8 @@ func (r *LoadTestReconciler) deleteStalePods(ctx context.Context, s *runScope) (
 // run are deleted, and that spec.ttlSecondsAfterFinished is applied (expireEndedRun).
 func (r *LoadTestReconciler) stopEndedRun(ctx context.Context, s *runScope) (bool, error) {
 	switch s.lt.Status.State {
+	case dilov1.StateScheduled:
+		return true, nil // no run yet: the first tick starts one
 	case dilov1.StateFinished:
 		return true, r.expireEndedRun(ctx, s)
 	case dilov1.StateFailed:
@@ -844,19 +888,29 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 	if s.newRun {
 		note := fmt.Sprintf("Started run %d: %d pods", s.run, len(s.names))
 		switch {
+		case s.tickRun && isGoing(s.before.Status.State):
+			note = fmt.Sprintf("Scheduled tick at %s: started run %d (%d pods), replacing run %d (concurrencyPolicy Replace)",
+				formatStartAt(s.tick), s.run, len(s.names), s.before.Status.Run)
+		case s.tickRun:
+			note = fmt.Sprintf("Scheduled tick at %s: started run %d (%d pods)", formatStartAt(s.tick), s.run, len(s.names))
 		case s.rerun:
 			note = fmt.Sprintf("Rerun asked (%s=%q): started run %d (%d pods), after run %d",
 				dilov1.AnnotationRerun, dilov1.Truncate(st.LastHandledRerun, 256), s.run, len(s.names), s.before.Status.Run)
-		case s.before.Status.State != "":
+		case s.before.Status.Run != 0:
 			note = fmt.Sprintf("Spec changed: started run %d (%d pods), replacing run %d", s.run, len(s.names), s.before.Status.Run)
 		}
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "RunStarted", "StartRun", note)
 	}
+	r.recordScheduleEvents(s)
 	if s.expired > 0 {
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "PodsExpired", "DeletePods",
 			"Deleted the %d pods of run %d: ttlSecondsAfterFinished (%ds) passed", s.expired, s.run, *lt.Spec.TTLSecondsAfterFinished)
 	}
-	if s.stopIgnored {
+	switch {
+	case s.stopIgnored && st.State == dilov1.StateScheduled:
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "StopIgnored", "TakeStopRequest",
+			"No run yet (scheduled, waiting for the first tick): nothing to stop (%s=%q)", dilov1.AnnotationStop, dilov1.Truncate(st.LastHandledStop, 256))
+	case s.stopIgnored:
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "StopIgnored", "TakeStopRequest",
 			"Run %d had already %s: nothing to stop (%s=%q)", s.run, st.State, dilov1.AnnotationStop, dilov1.Truncate(st.LastHandledStop, 256))
 	}
@@ -877,6 +931,27 @@ func (r *LoadTestReconciler) recordTransitions(s *runScope) {
 	case dilov1.StateFailed:
 		r.Recorder.Eventf(lt, nil, corev1.EventTypeWarning, s.failure.Reason, "FailRun", "%s",
 			dilov1.Truncate(fmt.Sprintf("Run %d failed: %s", s.run, s.failure.Message), maxEventNote))
+	}
+}
+
+// recordScheduleEvents records what the reconcile did with spec.schedule: a tick that
+// started a run (RunScheduled), one Forbid skipped (TickSkipped), and a schedule that
+// cannot be read, once per generation, so that a user who stored one with the webhook
+// off learns why the LoadTest never runs.
+func (r *LoadTestReconciler) recordScheduleEvents(s *runScope) {
+	lt := s.lt
+	if s.tickRun {
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "RunScheduled", "StartRun",
+			"Tick of schedule %q at %s started run %d", dilov1.Truncate(lt.Spec.Schedule, 256), formatStartAt(s.tick), s.run)
+	}
+	if s.tickSkipped {
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeNormal, "TickSkipped", "StartRun",
+			"Tick of schedule %q at %s skipped: run %d is %s and concurrencyPolicy is Forbid",
+			dilov1.Truncate(lt.Spec.Schedule, 256), formatStartAt(s.tick), s.run, lt.Status.State)
+	}
+	if s.scheduleErr != nil && (s.before.Status.ObservedGeneration != lt.Generation || s.before.Status.State == "") {
+		r.Recorder.Eventf(lt, nil, corev1.EventTypeWarning, "InvalidSchedule", "StartRun", "%s",
+			dilov1.Truncate("No tick will start a run: "+s.scheduleErr.Error(), maxEventNote))
 	}
 }
 

@@ -182,9 +182,9 @@ func TestRunRecord(t *testing.T) {
 	start, end := metav1.NewTime(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)), metav1.NewTime(time.Date(2026, 12, 2, 10, 5, 0, 0, time.UTC))
 	dur := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 	results := &dilov1.Results{Requests: 300, RequestsPerSecond: "100.0", ErrorRatio: "0.0500",
-		Latency: dilov1.Latency{P50: metav1.Duration{Duration: 10 * time.Millisecond}, P99: metav1.Duration{Duration: 40 * time.Millisecond}}}
+		Latency: dilov1.Latency{P50: metav1.Duration{Duration: 10 * time.Millisecond}, P90: metav1.Duration{Duration: 20 * time.Millisecond}, P99: metav1.Duration{Duration: 40 * time.Millisecond}}}
 	progress := &dilov1.Progress{Requests: 120, RequestsPerSecond: "60.0", ErrorRatio: "0.0000",
-		Latency: dilov1.Percentiles{P50: metav1.Duration{Duration: 5 * time.Millisecond}, P99: metav1.Duration{Duration: 9 * time.Millisecond}}}
+		Latency: dilov1.Percentiles{P50: metav1.Duration{Duration: 5 * time.Millisecond}, P90: metav1.Duration{Duration: 7 * time.Millisecond}, P99: metav1.Duration{Duration: 9 * time.Millisecond}}}
 	cond := func(typ, reason string) []metav1.Condition {
 		return []metav1.Condition{{Type: dilov1.ConditionQueued, Reason: dilov1.ReasonAdmitted}, {Type: typ, Status: metav1.ConditionTrue, Reason: reason}}
 	}
@@ -200,19 +200,19 @@ func TestRunRecord(t *testing.T) {
 		timeline: "lt-timeline-3",
 		want: dilov1.RunRecord{Run: 3, RunSpecHash: "h3", StartTime: &start, CompletionTime: &end, State: dilov1.StateFinished,
 			Reason: dilov1.ReasonFinished, Requests: 300, RequestsPerSecond: "100.0", ErrorRatio: "0.0500",
-			P50: dur(10 * time.Millisecond), P99: dur(40 * time.Millisecond), Timeline: "lt-timeline-3"},
+			P50: dur(10 * time.Millisecond), P90: dur(20 * time.Millisecond), P99: dur(40 * time.Millisecond), Timeline: "lt-timeline-3"},
 	}, {
 		name: "failed without results: its last progress",
 		st: dilov1.LoadTestStatus{Run: 4, RunSpecHash: "h4", State: dilov1.StateFailed, StartTime: &start, CompletionTime: &end,
 			Progress: progress, Conditions: cond(dilov1.ConditionFailed, dilov1.ReasonDeadlineExceeded)},
 		want: dilov1.RunRecord{Run: 4, RunSpecHash: "h4", StartTime: &start, CompletionTime: &end, State: dilov1.StateFailed,
 			Reason: dilov1.ReasonDeadlineExceeded, Requests: 120, RequestsPerSecond: "60.0", ErrorRatio: "0.0000",
-			P50: dur(5 * time.Millisecond), P99: dur(9 * time.Millisecond)},
+			P50: dur(5 * time.Millisecond), P90: dur(7 * time.Millisecond), P99: dur(9 * time.Millisecond)},
 	}, {
 		name: "replaced while executing",
 		st:   dilov1.LoadTestStatus{Run: 5, RunSpecHash: "h5", State: dilov1.StateExecuting, StartTime: &start, Progress: progress},
 		want: dilov1.RunRecord{Run: 5, RunSpecHash: "h5", StartTime: &start, State: dilov1.StateExecuting, Reason: dilov1.ReasonReplaced,
-			Requests: 120, RequestsPerSecond: "60.0", ErrorRatio: "0.0000", P50: dur(5 * time.Millisecond), P99: dur(9 * time.Millisecond)},
+			Requests: 120, RequestsPerSecond: "60.0", ErrorRatio: "0.0000", P50: dur(5 * time.Millisecond), P90: dur(7 * time.Millisecond), P99: dur(9 * time.Millisecond)},
 	}, {
 		name: "replaced while pending: no figures",
 		st:   dilov1.LoadTestStatus{Run: 6, RunSpecHash: "h6", State: dilov1.StatePending, StartTime: &start},

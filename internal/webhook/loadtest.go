@@ -123,6 +123,7 @@ func (v *LoadTestValidator) validateSpec(ctx context.Context, lt *dilov1.LoadTes
 	errs = append(errs, validateLoad(&lt.Spec, test)...)
 	errs = append(errs, judge(validateThresholds(lt.Spec.Thresholds, spec.Child("thresholds")))...)
 	errs = append(errs, validateBaseline(&lt.Spec, spec)...)
+	errs = append(errs, validateSchedule(&lt.Spec, spec)...)
 	errs = append(errs, validatePodTemplate(lt.Spec.PodTemplate, spec.Child("podTemplate"))...)
 	errs = append(errs, policy.CheckReservedKeys(lt.Spec.PodTemplate)...)
 	namespace := namespaceOf(ctx, lt)

@@ -764,6 +764,30 @@ func validateEditWhileRunning(old, updated *dilov1.LoadTest) field.ErrorList {
 		old.Status.State, strings.Join(changed, ", "), old.Name, ns))}
 }
 
+// validateSchedule checks spec.schedule and spec.timeZone as the manager reads them
+// (dilov1.ParseSchedule), naming the field at fault: a schedule the manager cannot
+// read would never start a run, and only a Warning Event would say why. A time zone
+// without a schedule is checked too, so that adding a schedule later cannot fail on it.
+func validateSchedule(spec *dilov1.LoadTestSpec, p *field.Path) field.ErrorList {
+	var err error
+	switch {
+	case spec.Schedule != "":
+		_, err = dilov1.ParseSchedule(spec)
+	case spec.TimeZone != nil:
+		_, err = dilov1.ScheduleLocation(spec.TimeZone)
+	}
+	var errs field.ErrorList
+	if se := (*dilov1.ScheduleError)(nil); errors.As(err, &se) {
+		errs = append(errs, field.Invalid(p.Child(se.Field), se.Value, se.Detail))
+	}
+	if spec.Schedule != "" && spec.TTLDeletesLoadTest && spec.TTLSecondsAfterFinished != nil {
+		errs = append(errs, field.Forbidden(p.Child("ttlDeletesLoadTest"), fmt.Sprintf(
+			"deletes the LoadTest once its first run ended, which would end %s: remove ttlDeletesLoadTest, or the schedule",
+			p.Child("schedule"))))
+	}
+	return errs
+}
+
 // validateSleepytime checks a SimpleDeployment's sleepytime as the controller reads
 // it (dilov1.SimpleDeploymentSpec.SleepSeconds), telling its author what to write.
 func validateSleepytime(s *intstr.IntOrString, p *field.Path) field.ErrorList {

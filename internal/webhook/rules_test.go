@@ -178,6 +178,51 @@ func TestValidateBaseline(t *testing.T) {
 	}
 }
 
+func TestValidateSchedule(t *testing.T) {
+	tests := []struct {
+		name     string
+		schedule string
+		timeZone *string
+		want     []string
+	}{
+		{"no schedule", "", nil, nil},
+		{"five fields", "0 2 * * 1-5", nil, nil},
+		{"a descriptor", "@daily", nil, nil},
+		{"every", "@every 90m", nil, nil},
+		{"in a time zone", "0 2 * * *", ptr("Europe/Paris"), nil},
+		{"a time zone without a schedule", "", ptr("America/New_York"), nil},
+		{"six fields", "0 0 2 * * *", nil, []string{
+			`spec.schedule: Invalid value: "0 0 2 * * *": expected exactly 5 fields, found 6: [0 0 2 * * *]`}},
+		{"out of range", "0 25 * * *", nil, []string{
+			`spec.schedule: Invalid value: "0 25 * * *": end of range (25) above maximum (23): 25`}},
+		{"unknown descriptor", "@fortnightly", nil, []string{
+			`spec.schedule: Invalid value: "@fortnightly": unrecognized descriptor: @fortnightly`}},
+		{"TZ= in the schedule", "TZ=Europe/Paris 0 2 * * *", nil, []string{
+			`spec.schedule: Invalid value: "TZ=Europe/Paris 0 2 * * *": must not set a time zone (TZ= or CRON_TZ=): set spec.timeZone instead`}},
+		{"CRON_TZ= in the schedule", "CRON_TZ=UTC @daily", ptr("UTC"), []string{
+			`spec.schedule: Invalid value: "CRON_TZ=UTC @daily": must not set a time zone (TZ= or CRON_TZ=): set spec.timeZone instead`}},
+		{"unknown time zone", "@daily", ptr("Mars/Olympus_Mons"), []string{
+			`spec.timeZone: Invalid value: "Mars/Olympus_Mons": unknown time zone: unknown time zone Mars/Olympus_Mons`}},
+		{"unknown time zone without a schedule", "", ptr("Mars/Olympus_Mons"), []string{
+			`spec.timeZone: Invalid value: "Mars/Olympus_Mons": unknown time zone: unknown time zone Mars/Olympus_Mons`}},
+		{"the manager's time zone", "@daily", ptr("Local"), []string{
+			`spec.timeZone: Invalid value: "Local": must be an IANA time zone name such as "Europe/Paris", or unset for UTC`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &dilov1.LoadTestSpec{Schedule: tt.schedule, TimeZone: tt.timeZone}
+			if diff := cmp.Diff(tt.want, messages(validateSchedule(spec, field.NewPath("spec")))); diff != "" {
+				t.Errorf("validateSchedule() errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+	ttl := &dilov1.LoadTestSpec{Schedule: "@daily", TTLSecondsAfterFinished: ptr(int32(60)), TTLDeletesLoadTest: true}
+	want := []string{"spec.ttlDeletesLoadTest: Forbidden: deletes the LoadTest once its first run ended, which would end spec.schedule: remove ttlDeletesLoadTest, or the schedule"}
+	if diff := cmp.Diff(want, messages(validateSchedule(ttl, field.NewPath("spec")))); diff != "" {
+		t.Errorf("validateSchedule() of a schedule whose TTL deletes the LoadTest (-want +got):\n%s", diff)
+	}
+}
+
 func TestValidateStopAnnotation(t *testing.T) {
 	lt := func(stop ...string) *dilov1.LoadTest {
 		l := &dilov1.LoadTest{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Annotations: map[string]string{"note": "n"}}}
