@@ -54,7 +54,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	clientset = kubernetes.NewForConfigOrDie(cfg)
-	os.Exit(m.Run())
+	cleanup := startEveryMinute()
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 // TestLoadTestSample runs the tutorial's LoadTest (5 pods, 10 GETs each) to finished.
