@@ -255,21 +255,20 @@ func newNamespace(t *testing.T) string {
 // newLabelledNamespace is newNamespace with labels on the namespace.
 func newLabelledNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
-	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dilo-e2e-", Labels: labels}}
-	if err := k8s.Create(ctx(t), nsObj); err != nil {
-		t.Fatalf("failed to create a namespace: %v", err)
+	nsObj, err := createTargetNamespace(ctx(t), "dilo-e2e-", labels)
+	if nsObj != nil {
+		t.Cleanup(func() {
+			if os.Getenv("E2E_KEEP") == "1" || (t.Failed() && os.Getenv("E2E_KEEP_FAILED") == "1") {
+				t.Logf("kept namespace %s", nsObj.Name)
+				return
+			}
+			_ = k8s.Delete(context.Background(), nsObj)
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	ns := nsObj.Name
-	t.Cleanup(func() {
-		if os.Getenv("E2E_KEEP") == "1" || (t.Failed() && os.Getenv("E2E_KEEP_FAILED") == "1") {
-			t.Logf("kept namespace %s", ns)
-			return
-		}
-		_ = k8s.Delete(context.Background(), nsObj)
-	})
-	for _, o := range TargetObjects(ns, image) {
-		create(t, o)
-	}
 	eventually(t, 2*time.Minute, "the demo target", func() (bool, string) {
 		d := &appsv1.Deployment{}
 		if err := k8s.Get(ctx(t), client.ObjectKey{Namespace: ns, Name: "nginx"}, d); err != nil {
@@ -278,6 +277,22 @@ func newLabelledNamespace(t *testing.T, labels map[string]string) string {
 		return d.Status.AvailableReplicas >= 1, fmt.Sprintf("deployment status %+v", d.Status)
 	})
 	return ns
+}
+
+// createTargetNamespace creates a namespace named from prefix, with labels, and the demo
+// target in it (TargetObjects), without waiting for the target to be ready. The
+// namespace is returned, to delete, once it exists, even with an error.
+func createTargetNamespace(c context.Context, prefix string, labels map[string]string) (*corev1.Namespace, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix, Labels: labels}}
+	if err := k8s.Create(c, ns); err != nil {
+		return nil, fmt.Errorf("failed to create a namespace: %w", err)
+	}
+	for _, o := range TargetObjects(ns.Name, image) {
+		if err := k8s.Create(c, o); err != nil {
+			return ns, fmt.Errorf("failed to create %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	return ns, nil
 }
 
 // TargetObjects are the demo target: a Deployment running /target of image and a Service

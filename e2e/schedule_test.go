@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dilov1 "github.com/dilo-operator/dilo/api/v1"
@@ -31,19 +29,14 @@ var everyMinute struct {
 // namespace.
 func startEveryMinute() (cleanup func()) {
 	c := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dilo-e2e-schedule-"}}
-	if everyMinute.err = k8s.Create(c, ns); everyMinute.err != nil {
-		return func() {}
-	}
+	ns, err := createTargetNamespace(c, "dilo-e2e-schedule-", nil)
 	cleanup = func() {
-		if os.Getenv("E2E_KEEP") != "1" {
+		if ns != nil && os.Getenv("E2E_KEEP") != "1" {
 			_ = k8s.Delete(context.Background(), ns)
 		}
 	}
-	for _, o := range TargetObjects(ns.Name, image) {
-		if everyMinute.err = k8s.Create(c, o); everyMinute.err != nil {
-			return cleanup
-		}
+	if everyMinute.err = err; err != nil {
+		return cleanup
 	}
 	lt := loadTest(ns.Name, "every-minute", 1, "/", 20)
 	lt.Spec.Schedule = "* * * * *"
