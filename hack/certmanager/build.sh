@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hack/certmanager/build.sh: builds the pinned cert-manager's (CERT_MANAGER_VERSION, hack/versions.env)
-# controller, cainjector and webhook from the Go module proxy (build-binaries.sh: thin mains over the
-# root module, since the upstream cmd modules are not published; Venafi's vcert v5.13 is refused by
+# controller, cainjector and webhook from the Go module proxy (build-binaries.sh: our thin mains in cmbuild/
+# over the root module, since the upstream cmd modules are not published; Venafi's vcert v5.13 is refused by
 # the proxy, so v5.12.3 plus an NGTS stub stands in: SelfSigned and CA issuers, which DiLO uses, are
 # unaffected) and packs them as the images localhost/cert-manager-{controller,cainjector,webhook}
 # tagged with that version (one shared layer) into ${DILO_CACHE:-~/.cache/dilo}/images/cert-manager.tar,

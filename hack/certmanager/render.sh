@@ -19,7 +19,7 @@ sed -i "s/^version: v0.0.0$/version: $CERT_MANAGER_VERSION/; s/^appVersion: v0.0
   echo "# cert-manager $CERT_MANAGER_VERSION for DiLO's local and kind clusters: rendered by hack/certmanager/render.sh"
   echo "# from the chart in the cert-manager module zip (helm $HELM_VERSION). Images are the ones"
   echo "# hack/certmanager/build.sh builds and loads (localhost/..., never pulled); no startupapicheck Job;"
-  echo "# no liveness probe on the controller (its thin main in build-binaries.sh serves no /livez)."
+  echo "# no liveness probe on the controller (its thin main in hack/certmanager/cmbuild serves no /livez)."
   printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cert-manager\n'
   "$helm" template cert-manager $work/chart -n cert-manager --kube-version ${K8S_VERSION#v} \
     --set crds.enabled=true --set startupapicheck.enabled=false --set livenessProbe.enabled=false \
