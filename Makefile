@@ -81,11 +81,17 @@ e2e: ## Local cluster, images, deploy, then the e2e suite (go test -tags e2e ./e
 	KUBECONFIG=$$kc CHROMIUM=$$chromium go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
 
 .PHONY: e2e-kind
-e2e-kind: ## The e2e suite on a kind cluster (needs docker and kind; cert-manager from its release).
-	kc=$$(hack/cluster/kind.sh | tail -1); \
-	KUBECONFIG=$$kc hack/cluster/deploy.sh; \
-	chromium=$$(hack/chromium.sh | tail -1); \
-	KUBECONFIG=$$kc CHROMIUM=$$chromium go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
+e2e-kind: ## The e2e suite on a kind cluster built here (hack/kind: Debian's docker.io, DiLO's node image, no registry); deleted afterwards.
+	@trap 'hack/kind/down.sh >/dev/null' EXIT; \
+	kc=$$(hack/kind/up.sh | tail -1) && \
+	KUBECONFIG=$$kc hack/cluster/deploy.sh && \
+	chromium=$$(hack/chromium.sh | tail -1) && \
+	KUBECONFIG=$$kc CHROMIUM=$$chromium DILO_KIND_NODE=$${KIND_CLUSTER:-dilo}-control-plane \
+	  go test -tags e2e -count=1 -timeout 30m -v ./e2e/...
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster of e2e-kind or DILO_KIND=1 demo, and stop the dockerd started for it.
+	hack/kind/down.sh
 
 .PHONY: demo
 demo: ## Cluster (DILO_KIND=1: kind), cert-manager, DiLO, the demo target and the tutorial's LoadTest.

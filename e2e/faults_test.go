@@ -59,7 +59,7 @@ func TestPodFaults(t *testing.T) {
 	})
 
 	t.Run("agent killed on the node", func(t *testing.T) {
-		ctrd := localContainerd(t)
+		ctrd := nodeContainerd(t)
 		lt, pods := startedRun(t, ns, "killed")
 		victim := pods[1]
 		ctrd.kill(t, &victim)
@@ -160,15 +160,27 @@ func waitRunPods(t *testing.T, lt *dilov1.LoadTest, keep ...string) {
 	})
 }
 
-// containerd is the containerd the local cluster's kubelet runs containers with
-// (hack/cluster/up.sh), driven by its ctr client.
-type containerd struct{ ctr, address string }
+// containerd is the containerd the cluster's kubelet runs containers with, driven by its
+// ctr client in the Kubernetes namespace: the local cluster's (hack/cluster/up.sh), or a
+// kind node's through docker exec.
+type containerd struct {
+	cmd   []string // ctr and its connection flags
+	where string   // for messages
+}
 
-// localContainerd is the local cluster's containerd, or skips the test when there is none
-// on this machine to reach: ctr missing, or no socket ($CONTAINERD_ADDRESS, else
+// nodeContainerd is the kind node's containerd when $DILO_KIND_NODE names the node's
+// container (make e2e-kind sets it), else the local cluster's. It skips the test when
+// there is none to reach: docker or ctr missing, or no socket ($CONTAINERD_ADDRESS, else
 // $DILO_CACHE/cluster/run/containerd.sock).
-func localContainerd(t *testing.T) containerd {
+func nodeContainerd(t *testing.T) containerd {
 	t.Helper()
+	if node := os.Getenv("DILO_KIND_NODE"); node != "" {
+		docker, err := exec.LookPath("docker")
+		if err != nil {
+			t.Skip("needs docker to reach the kind node's containerd; not found:", err)
+		}
+		return containerd{cmd: []string{docker, "exec", node, "ctr", "--namespace", "k8s.io"}, where: "kind node " + node}
+	}
 	ctr, err := exec.LookPath("ctr")
 	if err != nil {
 		t.Skip("needs containerd's ctr to kill a container from the node; not found:", err)
@@ -181,12 +193,12 @@ func localContainerd(t *testing.T) containerd {
 		t.Skipf("needs the cluster's containerd socket on this machine (the local cluster of make cluster-up; "+
 			"set CONTAINERD_ADDRESS otherwise); %s does not exist", address)
 	}
-	return containerd{ctr: ctr, address: address}
+	return containerd{cmd: []string{ctr, "--address", address, "--namespace", "k8s.io"}, where: address}
 }
 
 // kill sends SIGKILL to the agent container of pod through containerd, as the node's
 // kernel or runtime would; it skips the test when that container is not in this
-// containerd (the cluster runs elsewhere, e.g. on kind).
+// containerd (the cluster runs elsewhere).
 func (c containerd) kill(t *testing.T, pod *corev1.Pod) {
 	t.Helper()
 	var id string
@@ -200,20 +212,20 @@ func (c containerd) kill(t *testing.T, pod *corev1.Pod) {
 		t.Skipf("pod %s's agent container is %q, not a containerd container", pod.Name, id)
 	}
 	if out, err := c.run(t, "task", "ps", cid); err != nil {
-		t.Skipf("pod %s's agent container %s is not a task of the containerd at %s (the cluster does not run on this machine?): %v: %s",
-			pod.Name, cid, c.address, err, out)
+		t.Skipf("pod %s's agent container %s is not a task of the containerd of %s (the cluster does not run there?): %v: %s",
+			pod.Name, cid, c.where, err, out)
 	}
 	if out, err := c.run(t, "task", "kill", "--signal", "SIGKILL", cid); err != nil {
 		t.Fatalf("failed to kill pod %s's agent container %s: %v: %s", pod.Name, cid, err, out)
 	}
 }
 
-// run runs ctr in containerd's Kubernetes namespace, and returns its combined output.
+// run runs ctr, and returns its combined output.
 func (c containerd) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(cx, c.ctr, append([]string{"--address", c.address, "--namespace", "k8s.io"}, args...)...)
+	cmd := exec.CommandContext(cx, c.cmd[0], append(c.cmd[1:], args...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # hack/cluster/demo.sh: DiLO end to end on a fresh Linux machine with Go and root.
 #   1. images (DiLO, cert-manager) and a cluster: the local one (hack/cluster/up.sh), or kind
-#      with DILO_KIND=1 (hack/cluster/kind.sh);
+#      with DILO_KIND=1 (hack/kind/up.sh);
 #   2. cert-manager and DiLO (hack/cluster/deploy.sh), the manager running in the cluster;
 #   3. the demo target behind Service nginx and the tutorial's LoadTest, in namespace default;
 #   4. the LoadTest's progress (kubectl get ld -w, bounded) and its merged results.
-# Everything is left running; `make cluster-down` (or `kind delete cluster --name dilo`) cleans up.
+# Everything is left running; `make cluster-down` (`make kind-down`) cleans up.
 set -euo pipefail
 LOG_TAG=demo
 . "$(dirname "$0")/../lib/common.sh"
@@ -15,7 +15,7 @@ say "building DiLO's image"
 "$ROOT/hack/image/build.sh" >/dev/null
 if [ "${DILO_KIND:-0}" = 1 ]; then
   say "kind cluster"
-  KUBECONFIG=$("$ROOT/hack/cluster/kind.sh" | tail -1)
+  KUBECONFIG=$("$ROOT/hack/kind/up.sh" | tail -1)
 else
   say "cert-manager's images"
   "$ROOT/hack/certmanager/build.sh" >/dev/null
@@ -57,6 +57,6 @@ DiLO keeps running. Try:
   export KUBECONFIG=$KUBECONFIG
   $KUBECTL get ld,pods -n default
   $KUBECTL -n dilo-system logs deploy/dilo-controller-manager
-Clean up: $( [ "${DILO_KIND:-0}" = 1 ] && echo "kind delete cluster --name ${KIND_CLUSTER:-dilo}" || echo "make cluster-down   (make undeploy removes DiLO alone)")
+Clean up: $( [ "${DILO_KIND:-0}" = 1 ] && echo "make kind-down" || echo "make cluster-down")   (make undeploy removes DiLO alone)
 EOF
 [ "$state" = finished ]

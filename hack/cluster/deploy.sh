@@ -5,9 +5,10 @@
 # can still finalize them), and leaves cert-manager.
 #
 # The images must already be in the cluster: on the local cluster (hack/cluster/up.sh) this
-# script imports ${DILO_CACHE}/images/*.tar itself; on kind, `kind load image-archive` them.
-# cert-manager comes from hack/certmanager/cert-manager.yaml (images built by hack/certmanager/build.sh)
-# on the local cluster, from its upstream release manifest elsewhere, or from CERT_MANAGER_MANIFEST.
+# script imports ${DILO_CACHE}/images/*.tar itself; DiLO's kind cluster (hack/kind/up.sh) has
+# them loaded; elsewhere, load them yourself. cert-manager comes from
+# hack/certmanager/cert-manager.yaml (images built by hack/certmanager/build.sh) on those two
+# clusters, from its upstream release manifest elsewhere, or from CERT_MANAGER_MANIFEST.
 set -euo pipefail
 LOG_TAG=deploy
 . "$(dirname "$0")/../lib/common.sh"
@@ -25,13 +26,13 @@ if [ "${1:-}" = --undeploy ]; then
   exit 0
 fi
 
-local_kc=$CACHE/cluster/kubeconfig/admin.kubeconfig
-is_local=0; [ "$(realpath -m "$KUBECONFIG")" = "$(realpath -m $local_kc)" ] && is_local=1
+is_local=0; [ "$(realpath -m "$KUBECONFIG")" = "$(realpath -m $CACHE/cluster/kubeconfig/admin.kubeconfig)" ] && is_local=1
+is_kind=0; [ "$(realpath -m "$KUBECONFIG")" = "$(realpath -m $CACHE/kind/kubeconfig)" ] && is_kind=1
 
 # ---------------------------------------------------------------- cert-manager
 # the rendered manifest's images exist only where hack/cluster/load.sh put them
 manifest=$ROOT/hack/certmanager/cert-manager.yaml
-[ $is_local = 1 ] || manifest=https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml
+[ $is_local = 1 ] || [ $is_kind = 1 ] || manifest=https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml
 manifest=${CERT_MANAGER_MANIFEST:-$manifest}
 if ! $KUBECTL -n cert-manager get deploy cert-manager-webhook >/dev/null 2>&1; then
   if [ $is_local = 1 ] && [ -z "${CERT_MANAGER_MANIFEST:-}" ]; then
@@ -54,10 +55,13 @@ retry "cert-manager webhook" 300 sh -c "echo '$issuer' | $KUBECTL create --dry-r
 log "applying config/default"
 $KUBECTL apply --server-side --force-conflicts -k "$ROOT/config/default" >/dev/null
 # a new image under the same tag: restart the manager so that it runs the one just loaded
-if [ $is_local = 1 ] && [ -n "$(find $CACHE/cluster/data/imported -name dilo.tar.sha256 -newer $CACHE/cluster/run/deployed 2>/dev/null)" ]; then
+loaded= deployed=
+[ $is_local = 0 ] || { loaded=$CACHE/cluster/data/imported/dilo.tar.sha256 deployed=$CACHE/cluster/run/deployed; }
+[ $is_kind = 0 ] || { loaded=$CACHE/kind/run/loaded-${KIND_CLUSTER:-dilo}-dilo.tar deployed=$CACHE/kind/run/deployed-${KIND_CLUSTER:-dilo}; }
+if [ -n "$loaded" ] && [ -e "$deployed" ] && [ "$loaded" -nt "$deployed" ]; then
   $KUBECTL -n dilo-system rollout restart deploy/dilo-controller-manager >/dev/null
 fi
-[ $is_local = 0 ] || touch $CACHE/cluster/run/deployed
+[ -z "$deployed" ] || touch "$deployed"
 retry "DiLO manager rollout" 300 $KUBECTL -n dilo-system rollout status deploy/dilo-controller-manager --timeout=10s
 # The webhooks answer a server-side dry run once the CA is injected and the Service has endpoints.
 # (A SimpleDeployment: a LoadTest's admission also needs its target Service to exist.)

@@ -38,6 +38,10 @@ CTRD_SOCK=$S/run/containerd.sock
 ADMIN_KC=$S/kubeconfig/admin.kubeconfig
 
 [ "$(id -u)" = 0 ] || die "must run as root"
+# Two clusters at once would share ports, bridges and host settings: never.
+if alive $CACHE/kind/run/dockerd.pid /run/dilo-docker && [ -n "$(docker ps -q --filter label=io.x-k8s.kind.cluster 2>/dev/null)" ]; then
+  die "a kind cluster of DiLO's is up: stop it first (make kind-down)"
+fi
 
 # ---------------------------------------------------------------- prerequisites
 missing=()
@@ -59,19 +63,8 @@ mkdir -p $S/{bin,images,pki,kubeconfig,etc,logs,pids,run,data,created,kubelet,po
 echo "$BIN" > $S/run/bin-dir
 trap '[ $? = 0 ] || log "logs: $S/logs"' EXIT
 
-# The cluster's own images and tools: the pod sandbox (pause), CoreDNS and a CRI client.
-# Rebuilt when a pinned version changes (containerd would ask for a tag never imported).
-stamp="pause $PAUSE_VERSION coredns $COREDNS_VERSION"
-if [ ! -s $S/images/cluster.tar ] || [ ! -s $S/images/pause.tar ] || [ ! -x $S/bin/cri ] ||
-   [ "$(cat $S/images/.versions 2>/dev/null)" != "$stamp" ]; then
-  log "building pause, CoreDNS and the CRI client (CoreDNS takes minutes cold)"
-  (cd "$ROOT/hack/cluster" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o $S/bin/ ./pause ./coredns ./cri)
-  (cd "$ROOT" && CGO_ENABLED=0 go build -o $S/bin/image ./hack/image)
-  # the kubelet's sandbox image (containerd's sandbox_image below); root, as upstream's pause
-  $S/bin/image -out $S/images/pause.tar -user 0:0 -file /pause=$S/bin/pause -image registry.k8s.io/pause:$PAUSE_VERSION=/pause
-  $S/bin/image -out $S/images/cluster.tar -file /coredns=$S/bin/coredns -image localhost/coredns:$COREDNS_VERSION=/coredns
-  echo "$stamp" > $S/images/.versions
-fi
+# The cluster's own images (pause, CoreDNS) and the CRI client down.sh uses.
+"$ROOT/hack/cluster/images.sh" >/dev/null
 
 # ---------------------------------------------------------------- processes
 # start keeps each process's PID in $S/pids/NAME.pid; alive checks that it still runs MATCH.
@@ -240,13 +233,7 @@ put $S/cni/net.d/10-dilo.conflist <<EOF || true
   ]
 }
 EOF
-# containerd 1.6 ignores a hosts.toml without a [host] table and falls back to the real registry:
-# every file here has one, pointing at a port where nothing listens.
-for r in docker.io registry-1.docker.io index.docker.io registry.k8s.io k8s.gcr.io gcr.io quay.io ghcr.io \
-         mcr.microsoft.com public.ecr.aws registry.gitlab.com nvcr.io localhost; do
-  mkdir -p $S/etc/certs.d/$r
-  printf 'server = "http://127.0.0.1:1"\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "resolve"]\n' > $S/etc/certs.d/$r/hosts.toml
-done
+closed_registries $S/etc/certs.d
 restart_if_changed containerd "$S/etc/containerd.toml" $C
 start containerd "$S/etc/containerd.toml" containerd --config $S/etc/containerd.toml
 retry containerd 30 ctr --address $CTRD_SOCK version

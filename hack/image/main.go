@@ -1,6 +1,7 @@
 // Command image writes container images as a docker-archive tarball, with no Docker,
 // no registry and no base image: one layer holding the given static binaries (plus
-// /etc/passwd, /etc/group and /tmp), on top of nothing.
+// /etc/passwd, /etc/group and /tmp), on top of nothing, or of the -base layers given
+// (tarballs of file trees, such as the few Debian files kube-proxy's iptables needs).
 //
 //	go run ./hack/image -out dilo.tar \
 //	    -file /manager=bin/manager -file /agent=bin/agent -file /target=bin/target \
@@ -43,19 +44,28 @@ func main() {
 	log.SetFlags(0)
 	out := flag.String("out", "images.tar", "the docker-archive tarball to write")
 	user := flag.String("user", "65532:65532", "the user:group the images run as")
-	var files, images list
+	var base, files, images list
+	flag.Var(&base, "base", "LAYER.tar, repeatable: a layer below the files' one, bottom first")
 	flag.Var(&files, "file", "PATH_IN_IMAGE=HOST_FILE, repeatable: a file of the layer (mode 0755)")
 	flag.Var(&images, "image", "REF=ENTRYPOINT[,ARG...], repeatable: an image of the tarball")
 	flag.Parse()
 	if len(files) == 0 || len(images) == 0 {
 		log.Fatal("image: need at least one -file and one -image")
 	}
-	if err := run(*out, *user, files, images); err != nil {
+	if err := run(*out, *user, base, files, images); err != nil {
 		log.Fatalf("image: %v", err)
 	}
 }
 
-func run(out, user string, files, images []string) error {
+func run(out, user string, base, files, images []string) error {
+	var layers []v1.Layer
+	for _, b := range base {
+		l, err := tarball.LayerFromFile(b)
+		if err != nil {
+			return fmt.Errorf("-base %s: %w", b, err)
+		}
+		layers = append(layers, l)
+	}
 	layerBytes, err := layerTar(files)
 	if err != nil {
 		return err
@@ -66,6 +76,7 @@ func run(out, user string, files, images []string) error {
 	if err != nil {
 		return fmt.Errorf("failed to make the layer: %w", err)
 	}
+	layers = append(layers, layer)
 	refs := map[name.Reference]v1.Image{}
 	var index []string // "ref digest" lines: the tarball's identity (its bytes vary with map order)
 	for _, spec := range images {
@@ -77,7 +88,7 @@ func run(out, user string, files, images []string) error {
 		if err != nil {
 			return fmt.Errorf("-image %q: %w", spec, err)
 		}
-		img, err := newImage(layer, strings.Split(ep, ","), user)
+		img, err := newImage(layers, strings.Split(ep, ","), user)
 		if err != nil {
 			return err
 		}
@@ -109,11 +120,11 @@ func run(out, user string, files, images []string) error {
 	return os.WriteFile(out+".images", id, 0o644)
 }
 
-// newImage returns the one-layer image with its entrypoint and user.
-func newImage(layer v1.Layer, entrypoint []string, user string) (v1.Image, error) {
-	img, err := mutate.AppendLayers(empty.Image, layer)
+// newImage returns the image of the layers with its entrypoint and user.
+func newImage(layers []v1.Layer, entrypoint []string, user string) (v1.Image, error) {
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
-		return nil, fmt.Errorf("failed to append the layer: %w", err)
+		return nil, fmt.Errorf("failed to append the layers: %w", err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -123,15 +134,16 @@ func newImage(layer v1.Layer, entrypoint []string, user string) (v1.Image, error
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
 	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
 	cf.Config.Entrypoint = entrypoint
-	cf.Config.Env = []string{"PATH=/"}
+	// the files at / first, then where a -base layer's programs live
+	cf.Config.Env = []string{"PATH=/:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cf.Config.WorkingDir = "/"
 	cf.Config.User = user
 	return mutate.ConfigFile(img, cf)
 }
 
 // layerTar returns the layer: /etc/passwd and /etc/group naming the nonroot user,
-// a world-writable /tmp and the files, in a stable order with zero times so that
-// the same binaries give the same digest.
+// a world-writable /tmp and the files (with their parent directories), in a stable
+// order with zero times so that the same binaries give the same digest.
 func layerTar(files []string) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -159,11 +171,24 @@ func layerTar(files []string) ([]byte, error) {
 		return nil, err
 	}
 	files = slices.Sorted(slices.Values(files))
+	dirs := map[string]bool{"etc/": true, "tmp/": true}
 	for _, f := range files {
 		dst, src, ok := strings.Cut(f, "=")
 		dst = strings.TrimPrefix(filepath.Clean("/"+dst), "/")
-		if !ok || dst == "" || strings.Contains(dst, "/") {
-			return nil, fmt.Errorf("-file %q: want /NAME=HOST_FILE (files go in /)", f)
+		if !ok || dst == "" || src == "" {
+			return nil, fmt.Errorf("-file %q: want /PATH=HOST_FILE", f)
+		}
+		var parents []string
+		for d := filepath.Dir(dst); d != "."; d = filepath.Dir(d) {
+			parents = append([]string{d + "/"}, parents...)
+		}
+		for _, d := range parents {
+			if !dirs[d] {
+				dirs[d] = true
+				if err := dir(d, 0o755); err != nil {
+					return nil, err
+				}
+			}
 		}
 		b, err := os.ReadFile(src)
 		if err != nil {

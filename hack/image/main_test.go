@@ -8,7 +8,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -20,7 +22,7 @@ func TestRun(t *testing.T) {
 	}
 	out := filepath.Join(dir, "images.tar")
 	images := []string{"localhost/a:dev=/hello", "localhost/b:dev=/hello,serve,-v"}
-	if err := run(out, "65532:65532", []string{"/hello=" + bin}, images); err != nil {
+	if err := run(out, "65532:65532", nil, []string{"/hello=" + bin}, images); err != nil {
 		t.Fatal(err)
 	}
 
@@ -65,7 +67,7 @@ func TestRun(t *testing.T) {
 
 	// The same input again: the tarball is kept as it was.
 	before, _ := os.Stat(out)
-	if err := run(out, "65532:65532", []string{"/hello=" + bin}, images); err != nil {
+	if err := run(out, "65532:65532", nil, []string{"/hello=" + bin}, images); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := os.Stat(out); !after.ModTime().Equal(before.ModTime()) {
@@ -76,19 +78,78 @@ func TestRun(t *testing.T) {
 func TestRunRejectsBadSpecs(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ files, images []string }{
-		{[]string{"/a/b=x"}, []string{"localhost/a:dev=/b"}},
+		{[]string{"/a/b="}, []string{"localhost/a:dev=/a/b"}},
 		{[]string{"/a"}, []string{"localhost/a:dev=/a"}},
 		{[]string{"/a=" + filepath.Join(dir, "missing")}, []string{"localhost/a:dev=/a"}},
 	} {
-		if err := run(filepath.Join(dir, "x.tar"), "0:0", tc.files, tc.images); err == nil {
+		if err := run(filepath.Join(dir, "x.tar"), "0:0", nil, tc.files, tc.images); err == nil {
 			t.Errorf("run(%q, %q) succeeded; want an error", tc.files, tc.images)
 		}
 	}
 	bin := filepath.Join(dir, "a")
 	os.WriteFile(bin, nil, 0o755)
 	for _, img := range []string{"no-entrypoint", "localhost/a:dev=", "UPPER/a:dev=/a"} {
-		if err := run(filepath.Join(dir, "x.tar"), "0:0", []string{"/a=" + bin}, []string{img}); err == nil {
+		if err := run(filepath.Join(dir, "x.tar"), "0:0", nil, []string{"/a=" + bin}, []string{img}); err == nil {
 			t.Errorf("-image %q accepted; want an error", img)
 		}
+	}
+}
+
+// An image on a -base layer, with a file deeper than /: both layers, bottom first, and
+// the file's parent directories.
+func TestRunOnBase(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.tar")
+	f, err := os.Create(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	tw.WriteHeader(&tar.Header{Name: "usr/sbin/iptables", Typeflag: tar.TypeReg, Mode: 0o755})
+	tw.Close()
+	f.Close()
+	bin := filepath.Join(dir, "kube-proxy")
+	os.WriteFile(bin, []byte("x"), 0o755)
+	out := filepath.Join(dir, "images.tar")
+	if err := run(out, "0:0", []string{base}, []string{"/usr/local/bin/kube-proxy=" + bin}, []string{"registry.k8s.io/kube-proxy:v1=/usr/local/bin/kube-proxy"}); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("registry.k8s.io/kube-proxy:v1")
+	img, err := tarball.ImageFromPath(out, &tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 2 {
+		t.Fatalf("%d layers, %v; want 2", len(layers), err)
+	}
+	var got [][]string
+	for _, l := range layers {
+		got = append(got, layerNames(t, l))
+	}
+	want := [][]string{{"usr/sbin/iptables"}, {"etc/", "tmp/", "etc/passwd", "etc/group", "usr/", "usr/local/", "usr/local/bin/", "usr/local/bin/kube-proxy"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("layers (-want +got):\n%s", diff)
+	}
+}
+
+func layerNames(t *testing.T, l v1.Layer) []string {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var names []string
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
 	}
 }

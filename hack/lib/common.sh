@@ -6,6 +6,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/hack/versions.env"
 CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
 K8S_BIN=$CACHE/k8s/$K8S_VERSION
+# etcd's image tag as upstream spells it (registry.k8s.io/etcd:3.6.5-0), for kind's kubeadm
+ETCD_IMAGE_TAG=${ETCD_VERSION#v}-0
+# kind's pod network: its one node's bridge CNI config (the node image) serves the first /24
+KIND_POD_SUBNET=10.244.0.0/16 KIND_NODE_POD_CIDR=10.244.0.0/24
 _T0=$EPOCHREALTIME
 
 # Only the Go module proxy is reachable: never fall back to fetching from VCS hosts.
@@ -42,4 +46,17 @@ apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 ||
     { log "refreshing the package lists"; apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+}
+
+# closed_registries DIR: containerd registry host configs (config_path) sending every pull
+# from the usual registries to a loopback port where nothing listens: clusters of DiLO's
+# run preloaded images only, and nothing may leave this machine. (containerd 1.6 ignores a
+# hosts.toml without a [host] table and falls back to the real registry: each has one.)
+closed_registries() {
+  local r
+  for r in docker.io registry-1.docker.io index.docker.io registry.k8s.io k8s.gcr.io gcr.io quay.io ghcr.io \
+           mcr.microsoft.com public.ecr.aws registry.gitlab.com nvcr.io localhost dilo.local; do
+    mkdir -p "$1/$r"
+    printf 'server = "http://127.0.0.1:1"\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "resolve"]\n' > "$1/$r/hosts.toml"
+  done
 }
