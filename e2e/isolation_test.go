@@ -86,7 +86,7 @@ func TestSearchPathLookAlike(t *testing.T) {
 }
 
 // checkLookAlikeAnswers makes sure the attack is set up: cluster DNS answers name with
-// the look-alike's address. Where the cluster's DNS is not reachable from here (kind),
+// the look-alike's address. Where the cluster's DNS is not reachable from here,
 // it only says so.
 func checkLookAlikeAnswers(t *testing.T, name, ip string) {
 	t.Helper()

@@ -18,6 +18,8 @@ if docker info >/dev/null 2>&1; then
     rm -f $K/run/network-created
   fi
 fi
+# the routes up.sh added through the node (gone with the bridge, unless the network was not ours)
+for net in $KIND_SVC_SUBNET $KIND_POD_SUBNET; do ip route del $net dev $KIND_BRIDGE 2>/dev/null || true; done
 rm -f $K/run/loaded-$NAME-* $K/run/deployed-$NAME
 nft delete table inet dilo-kind 2>/dev/null || true
 "$ROOT/hack/kind/docker.sh" --stop

@@ -17,8 +17,7 @@ LOG_TAG=kind
 NAME=${KIND_CLUSTER:-dilo}
 K=$CACHE/kind
 KIND=$CACHE/bin/kind-$KIND_VERSION
-NET_BR=dilokind0 NET_SUBNET=10.252.0.0/24
-SVC_SUBNET=10.96.0.0/16 DNS_SVC_IP=10.96.0.10
+NET_SUBNET=10.252.0.0/24 DNS_SVC_IP=10.96.0.10
 mkdir -p $K/run
 
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -37,7 +36,7 @@ KUBECTL=$("$ROOT/hack/k8s-bin.sh" kubectl | tail -1)/kubectl
 
 # kind uses a network named kind when there is one: this one, on a bridge of a known name.
 if ! docker network inspect kind >/dev/null 2>&1; then
-  docker network create --driver bridge --subnet $NET_SUBNET --opt com.docker.network.bridge.name=$NET_BR kind >/dev/null
+  docker network create --driver bridge --subnet $NET_SUBNET --opt com.docker.network.bridge.name=$KIND_BRIDGE kind >/dev/null
   touch $K/run/network-created
 fi
 nft -f - <<EOF
@@ -46,7 +45,7 @@ delete table inet dilo-kind
 table inet dilo-kind {
   chain forward {
     type filter hook forward priority 10; policy accept;
-    iifname "$NET_BR" oifname != "$NET_BR" counter reject comment "nothing from kind's network leaves this machine"
+    iifname "$KIND_BRIDGE" oifname != "$KIND_BRIDGE" counter reject comment "nothing from kind's network leaves this machine"
   }
 }
 EOF
@@ -62,7 +61,7 @@ networking:
   # the node image's bridge CNI config serves $KIND_NODE_POD_CIDR: one node
   disableDefaultCNI: true
   podSubnet: $KIND_POD_SUBNET
-  serviceSubnet: $SVC_SUBNET
+  serviceSubnet: $KIND_SVC_SUBNET
 kubeadmConfigPatches:
 - |
   kind: InitConfiguration
@@ -86,6 +85,10 @@ EOF
   rm -f $K/kubeconfig.tmp $K/run/loaded-$NAME-* $K/run/deployed-$NAME
 fi
 $KIND get kubeconfig --name "$NAME" > $K/kubeconfig
+# This host reaches Services and pods through the node, as on the local cluster (and their
+# addresses never follow the default route off the machine).
+node_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME-control-plane")
+for net in $KIND_SVC_SUBNET $KIND_POD_SUBNET; do ip route replace $net via $node_ip dev $KIND_BRIDGE; done
 KUBECTL="$KUBECTL --kubeconfig $K/kubeconfig"
 
 sed "s/__DNS_SVC_IP__/$DNS_SVC_IP/; s/__COREDNS_VERSION__/$COREDNS_VERSION/" "$ROOT/hack/cluster/coredns.yaml" | $KUBECTL apply -f - >/dev/null

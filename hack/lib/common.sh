@@ -8,7 +8,9 @@ CACHE=${DILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dilo}
 K8S_BIN=$CACHE/k8s/$K8S_VERSION
 # etcd's image tag as upstream spells it (registry.k8s.io/etcd:3.6.5-0), for kind's kubeadm
 ETCD_IMAGE_TAG=${ETCD_VERSION#v}-0
-# kind's pod network: its one node's bridge CNI config (the node image) serves the first /24
+# kind's networks (hack/kind): the bridge of docker's network kind, the Services', and the pods'
+# (whose one node's bridge CNI config, in the node image, serves the first /24)
+KIND_BRIDGE=dilokind0 KIND_SVC_SUBNET=10.96.0.0/16
 KIND_POD_SUBNET=10.244.0.0/16 KIND_NODE_POD_CIDR=10.244.0.0/24
 _T0=$EPOCHREALTIME
 
