@@ -125,7 +125,8 @@ log "importing $TAG into docker"
 tar --numeric-owner --xattrs -C $R -c . | docker import \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' --change 'ENV container=docker' - $TAG.import >/dev/null
 # docker import takes no STOPSIGNAL; systemd shuts down on SIGRTMIN+3 (SIGTERM re-executes it)
-printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' $TAG.import | DOCKER_BUILDKIT=0 docker build -q -t $TAG - >/dev/null
+out=$(printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' $TAG.import | DOCKER_BUILDKIT=0 docker build -q -t $TAG - 2>&1) ||
+  { printf '%s\n' "$out" >&2; die "docker build of $TAG failed"; }
 docker rmi $TAG.import >/dev/null
 rm -rf $R
 for old in $(docker images --format '{{.Repository}}:{{.Tag}}' dilo.local/kind-node); do
