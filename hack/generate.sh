@@ -22,7 +22,7 @@ go tool controller-gen \
   crd output:crd:artifacts:config="$out_crd" \
   rbac:roleName=manager-role output:rbac:artifacts:config="$out_rbac" \
   webhook output:webhook:artifacts:config="$out_webhook" \
-  paths=./...
+  paths="{./api/...,./internal/...,./cmd/...}"
 
 [ "${1:-}" = --verify ] || exit 0
 stale=0
