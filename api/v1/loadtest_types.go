@@ -54,6 +54,9 @@ const (
 // +kubebuilder:validation:Enum=scheduled;pending;executing;finished;failed
 type State string
 
+// States are every State, in lifecycle order (the enum above lists the same).
+var States = []State{StateScheduled, StatePending, StateExecuting, StateFinished, StateFailed}
+
 const (
 	// StateScheduled: a LoadTest created with spec.schedule has had no run yet: it waits
 	// for its schedule's first tick, as a CronJob does.

@@ -1,8 +1,8 @@
 // Package metrics holds DiLO's Prometheus metrics, registered on controller-runtime's
 // registry (served by the manager's metrics endpoint next to controller-runtime's own):
 //
-//   - dilo_loadtest_runs{state}: LoadTests by the state of their current run (pending,
-//     executing, finished, failed), counted from the manager's cache at scrape time.
+//   - dilo_loadtest_runs{state}: LoadTests by the state of their current run (scheduled,
+//     pending, executing, finished, failed), counted from the manager's cache at scrape time.
 //   - dilo_loadtest_run_duration_seconds{result}: the duration of each run that ended,
 //     from status.startTime to status.completionTime; result is finished or failed.
 //   - dilo_loadtest_requests_total{namespace,loadtest} and
@@ -78,7 +78,7 @@ func Forget(namespace, name string) {
 
 // runsDesc describes dilo_loadtest_runs.
 var runsDesc = prometheus.NewDesc("dilo_loadtest_runs",
-	"LoadTests by the state of their current run: pending, executing, finished or failed.",
+	"LoadTests by the state of their current run: scheduled, pending, executing, finished or failed.",
 	[]string{"state"}, nil)
 
 // RunsCollector collects dilo_loadtest_runs from Reader (the manager's cache) at scrape
@@ -111,7 +111,7 @@ func (c *RunsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, lt := range list.Items {
 		counts[lt.Status.State]++
 	}
-	for _, state := range []dilov1.State{dilov1.StatePending, dilov1.StateExecuting, dilov1.StateFinished, dilov1.StateFailed} {
+	for _, state := range dilov1.States {
 		ch <- prometheus.MustNewConstMetric(runsDesc, prometheus.GaugeValue, float64(counts[state]), string(state))
 	}
 }

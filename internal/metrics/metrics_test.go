@@ -73,6 +73,7 @@ func TestRunsCollector(t *testing.T) {
 		loadTest("a", "one", dilov1.StateExecuting),
 		loadTest("a", "two", dilov1.StateExecuting),
 		loadTest("b", "three", dilov1.StateFailed),
+		loadTest("b", "nightly", dilov1.StateScheduled),
 		loadTest("b", "new", ""), // not reconciled yet: not counted
 	).Build()
 	want := []string{
@@ -80,6 +81,7 @@ func TestRunsCollector(t *testing.T) {
 		"dilo_loadtest_runs{state=failed} 1",
 		"dilo_loadtest_runs{state=finished} 0",
 		"dilo_loadtest_runs{state=pending} 0",
+		"dilo_loadtest_runs{state=scheduled} 1",
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(&RunsCollector{Reader: c})

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,6 +81,12 @@ func (w want) waitingFor(st *dilov1.LoadTestStatus) string {
 	}
 	if st.ObservedGeneration == 0 {
 		return "waiting for DiLO's manager to start a run (the LoadTest has no status yet)"
+	}
+	if st.State == dilov1.StateScheduled && st.Run == 0 {
+		if st.NextScheduleTime != nil {
+			return fmt.Sprintf("scheduled: waiting for the schedule's first tick, at %s", st.NextScheduleTime.UTC().Format(time.RFC3339))
+		}
+		return "scheduled: waiting for the schedule's first tick"
 	}
 	return fmt.Sprintf("waiting for DiLO's manager to act on generation %d of the spec (it has seen generation %d)",
 		w.Generation, st.ObservedGeneration)

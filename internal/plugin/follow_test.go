@@ -3,6 +3,7 @@ package plugin
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -68,6 +69,15 @@ func TestFollower(t *testing.T) {
 				verdict(newLoadTest("web", finished(1)))...)},
 		},
 		wantDone: true, wantCode: exitOK,
+	}, {
+		name: "a scheduled LoadTest: its first tick, then that run",
+		f:    followWanted("web", want{Generation: 1}),
+		events: []event{
+			{newLoadTest("web", scheduledAt(t0.Add(time.Minute))), []string{
+				"scheduled: waiting for the schedule's first tick, at 2026-03-01T12:01:00Z"}},
+			{newLoadTest("web", scheduledAt(t0.Add(time.Minute))), nil},
+			{newLoadTest("web", pending(1)), []string{header(1), "       pending    starting 2 pods (0 active)"}},
+		},
 	}, {
 		name: "after a spec edit: not the old run, the one for the new generation",
 		f:    followWanted("web", want{Generation: 2}),

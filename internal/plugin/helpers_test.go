@@ -40,6 +40,14 @@ func pending(run int64) func(*dilov1.LoadTest) {
 	}
 }
 
+// scheduledAt is the status of a LoadTest with a schedule before its first tick, at next.
+func scheduledAt(next time.Time) func(*dilov1.LoadTest) {
+	return func(lt *dilov1.LoadTest) {
+		lt.Status.State, lt.Status.ObservedGeneration = dilov1.StateScheduled, lt.Generation
+		lt.Status.NextScheduleTime = &metav1.Time{Time: next}
+	}
+}
+
 // executing is run's status once its pods exist, sending from t0+5s.
 func executing(run int64) func(*dilov1.LoadTest) {
 	return func(lt *dilov1.LoadTest) {
