@@ -21,8 +21,9 @@ verify-generated: ## Fail when a generated file is stale.
 	hack/chart.sh --verify
 
 .PHONY: vet
-vet: ## go vet every package.
+vet: ## go vet every package, cert-manager's mains (a module of their own) too.
 	go vet ./...
+	hack/certmanager/build-binaries.sh --vet
 
 .PHONY: k8s-bin
 k8s-bin: ## Build the pinned Kubernetes binaries (cached); prints their directory last.

@@ -11,16 +11,27 @@ LOG_TAG=demo
 . "$(dirname "$0")/../lib/common.sh"
 say() { printf '\n=== %s\n' "$*" >&2; }
 
-say "building DiLO's image"
-"$ROOT/hack/image/build.sh" >/dev/null
+# DiLO's and cert-manager's images build while the cluster comes up: on a cold machine
+# the Kubernetes build alone leaves a core idle for minutes (its largest packages and
+# links compile one at a time). Both are loaded by deploy.sh, after they are waited for.
+say "building DiLO's and cert-manager's images, beside the cluster (logs in $CACHE/demo)"
+mkdir -p $CACHE/demo
+(cd "$ROOT" && CGO_ENABLED=0 go build -o $CACHE/bin/image ./hack/image)  # shared by both builds
+"$ROOT/hack/image/build.sh" >$CACHE/demo/image.log 2>&1 & image_build=$!
+"$ROOT/hack/certmanager/build.sh" >$CACHE/demo/certmanager.log 2>&1 & cm_build=$!
+built() { # pid log what
+  wait "$1" || { tail -20 "$2" >&2; die "building $3 failed (log $2)"; }
+}
 if [ "${DILO_KIND:-0}" = 1 ]; then
   say "kind cluster"
+  built $image_build $CACHE/demo/image.log "DiLO's image"
+  built $cm_build $CACHE/demo/certmanager.log "cert-manager's images"
   KUBECONFIG=$("$ROOT/hack/kind/up.sh" | tail -1)
 else
-  say "cert-manager's images"
-  "$ROOT/hack/certmanager/build.sh" >/dev/null
   say "local cluster"
   KUBECONFIG=$("$ROOT/hack/cluster/up.sh" | tail -1)
+  built $image_build $CACHE/demo/image.log "DiLO's image"
+  built $cm_build $CACHE/demo/certmanager.log "cert-manager's images"
 fi
 export KUBECONFIG
 KUBECTL=$K8S_BIN/kubectl
