@@ -83,7 +83,7 @@ for c in "$@"; do
 done
 if [ ${#k8s[@]} -gt 0 ]; then
   k8s_module
-  log "building ${k8s[*]} $K8S_VERSION (cold: minutes; kube-apiserver alone about 15 on 2 cores)"
+  log "building ${k8s[*]} $K8S_VERSION (cold on 2 cores: about 6 minutes for kube-apiserver and kube-controller-manager, 12 for all six and kubectl)"
   k8s_build "${k8s[@]}"
   for c in "${k8s[@]}"; do log "$c: $(version_of "$OUT/$c")"; done
 fi

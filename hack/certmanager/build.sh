@@ -12,7 +12,7 @@ LOG_TAG=certmanager
 . "$(dirname "$0")/../lib/common.sh"
 OUT=$CACHE/certmanager/$CERT_MANAGER_VERSION
 if [ ! -x $OUT/controller ] || [ ! -x $OUT/cainjector ] || [ ! -x $OUT/webhook ]; then
-  log "building cert-manager $CERT_MANAGER_VERSION (cold: about 3 minutes on a quiet machine)"
+  log "building cert-manager $CERT_MANAGER_VERSION (cold: about 3 minutes on 2 quiet cores)"
   CM_VERSION=$CERT_MANAGER_VERSION "$ROOT/hack/certmanager/build-binaries.sh" $OUT $CACHE/certmanager/work >&2
 fi
 (cd "$ROOT" && CGO_ENABLED=0 go build -o $CACHE/bin/image ./hack/image)

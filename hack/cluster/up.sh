@@ -55,7 +55,7 @@ fi
 BIN=$K8S_BIN need=()
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do [ -x $BIN/$b ] || need+=($b); done
 if [ ${#need[@]} -gt 0 ]; then
-  log "building ${need[*]} (cold: about 30 minutes on 2 cores)"
+  log "building ${need[*]} (cold: up to 12 minutes on 2 cores)"
   BIN=$("$ROOT/hack/k8s-bin.sh" "${need[@]}" | tail -1)
 fi
 KUBECTL="$BIN/kubectl --kubeconfig $ADMIN_KC"
