@@ -12,19 +12,7 @@ CTRD_SOCK=$S/run/containerd.sock
 [ -d $S/pids ] || { log "no cluster state in $S"; exit 0; }
 BIN=$(cat $S/run/bin-dir 2>/dev/null || echo $K8S_BIN)
 
-pid_of() { # name match: the saved PID if it is alive and runs that command line
-  alive "$S/pids/$1.pid" "$2" && cat "$S/pids/$1.pid"
-}
-stop() { # name match [seconds]
-  local p
-  if p=$(pid_of "$1" "$2"); then
-    kill -TERM $p
-    for _ in $(seq $(( ${3:-20} * 5 ))); do kill -0 $p 2>/dev/null || break; sleep 0.2; done
-    kill -0 $p 2>/dev/null && { log "$1 ignored SIGTERM: SIGKILL"; kill -KILL $p; sleep 0.5; }
-    log "stopped $1 (pid $p)"
-  fi
-  rm -f $S/pids/$1.pid
-}
+stop() { stop_pid "$1" "$S/pids/$1.pid" "$2" "${3:-}"; } # name match [seconds]
 
 # 1. nothing may recreate pods while they are torn down
 stop kube-scheduler "$S/kubeconfig/kube-scheduler" & stop kube-controller-manager "$S/kubeconfig/kube-controller-manager" &
@@ -32,7 +20,7 @@ stop kubelet "$S/etc/kubelet.yaml" 30 & stop kube-proxy "$S/etc/kube-proxy.yaml"
 wait
 
 # 2. every pod sandbox, through CRI (stops containers, runs CNI DEL, unmounts the netns)
-if pid_of containerd "$S/etc/containerd.toml" >/dev/null; then
+if alive "$S/pids/containerd.pid" "$S/etc/containerd.toml"; then
   [ -x $S/bin/cri ] && { $S/bin/cri -r unix://$CTRD_SOCK rmp-all 2>&1 | sed 's/^/  /' >&2 || log "WARNING: cri rmp-all reported errors"; }
   CTR="ctr --address $CTRD_SOCK -n k8s.io"
   for t in $($CTR tasks ls -q 2>/dev/null); do $CTR tasks kill -s SIGKILL $t >/dev/null 2>&1; done

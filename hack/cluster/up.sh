@@ -81,9 +81,8 @@ put() { local f=$1 tmp; tmp=$(mktemp "$(dirname "$f")/.put.XXXX"); cat > "$tmp"
   if cmp -s "$tmp" "$f"; then rm -f "$tmp"; return 1; fi; mv -f "$tmp" "$f"; }
 restart_if_changed() { # name match changed
   [ "$3" = 1 ] && alive "$S/pids/$1.pid" "$2" || return 0
-  local p; p=$(cat $S/pids/$1.pid); log "$1's config changed: restarting it"
-  kill -TERM $p; for _ in $(seq 100); do kill -0 $p 2>/dev/null || break; sleep 0.2; done
-  kill -KILL $p 2>/dev/null || true; rm -f $S/pids/$1.pid
+  log "$1's config changed: restarting it"
+  stop_pid "$1" "$S/pids/$1.pid" "$2"
 }
 
 # ---------------------------------------------------------------- host

@@ -19,15 +19,10 @@ EXEC_ROOT=/run/dilo-docker
 
 if [ "${1:-}" = --stop ]; then
   alive $PIDFILE "$EXEC_ROOT" || { log "no dockerd of ours is running"; exit 0; }
-  p=$(cat $PIDFILE)
-  kill -TERM "$p"
-  for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-  kill -KILL "$p" 2>/dev/null || true
-  rm -f $PIDFILE
+  stop_pid dockerd $PIDFILE "$EXEC_ROOT" 30
   # its containerd's state and the netns/mount points of stopped containers
   umount -R $EXEC_ROOT 2>/dev/null || true
   rm -rf $EXEC_ROOT
-  log "dockerd stopped"
   exit 0
 fi
 

@@ -17,7 +17,7 @@ LOG_TAG=kind
 NAME=${KIND_CLUSTER:-dilo}
 K=$CACHE/kind
 KIND=$CACHE/bin/kind-$KIND_VERSION
-NET_SUBNET=10.252.0.0/24 DNS_SVC_IP=10.96.0.10
+NET_SUBNET=10.252.0.0/24
 mkdir -p $K/run
 
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -91,7 +91,7 @@ node_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{
 for net in $KIND_SVC_SUBNET $KIND_POD_SUBNET; do ip route replace $net via $node_ip dev $KIND_BRIDGE; done
 KUBECTL="$KUBECTL --kubeconfig $K/kubeconfig"
 
-sed "s/__DNS_SVC_IP__/$DNS_SVC_IP/; s/__COREDNS_VERSION__/$COREDNS_VERSION/" "$ROOT/hack/cluster/coredns.yaml" | $KUBECTL apply -f - >/dev/null
+sed "s/__DNS_SVC_IP__/$KIND_DNS_SVC_IP/; s/__COREDNS_VERSION__/$COREDNS_VERSION/" "$ROOT/hack/cluster/coredns.yaml" | $KUBECTL apply -f - >/dev/null
 retry "CoreDNS rollout" 180 $KUBECTL -n kube-system rollout status deploy/coredns --timeout=5s
 
 # DiLO's and cert-manager's images: loaded again only when an archive changed.

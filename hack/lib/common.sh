@@ -10,7 +10,7 @@ K8S_BIN=$CACHE/k8s/$K8S_VERSION
 ETCD_IMAGE_TAG=${ETCD_VERSION#v}-0
 # kind's networks (hack/kind): the bridge of docker's network kind, the Services', and the pods'
 # (whose one node's bridge CNI config, in the node image, serves the first /24)
-KIND_BRIDGE=dilokind0 KIND_SVC_SUBNET=10.96.0.0/16
+KIND_BRIDGE=dilokind0 KIND_SVC_SUBNET=10.96.0.0/16 KIND_DNS_SVC_IP=10.96.0.10
 KIND_POD_SUBNET=10.244.0.0/16 KIND_NODE_POD_CIDR=10.244.0.0/24
 _T0=$EPOCHREALTIME
 
@@ -40,6 +40,21 @@ alive() {
   [ -s "$1" ] || return 1
   p=$(cat "$1"); kill -0 "$p" 2>/dev/null || return 1
   c=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null); [[ "$c" == *"$2"* ]]
+}
+
+# stop_pid NAME PIDFILE MATCH [SECONDS]: stops NAME, the process PIDFILE names, when it is
+# alive and runs MATCH: SIGTERM, then SIGKILL if it still runs after SECONDS (default 20).
+# PIDFILE is removed either way.
+stop_pid() {
+  local p
+  if alive "$2" "$3"; then
+    p=$(cat "$2")
+    kill -TERM "$p"
+    for _ in $(seq $(( ${4:-20} * 5 ))); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$p" 2>/dev/null; then log "$1 ignored SIGTERM: SIGKILL"; kill -KILL "$p"; sleep 0.5; fi
+    log "stopped $1 (pid $p)"
+  fi
+  rm -f "$2"
 }
 
 # apt_install PKG...: installs Debian packages, refreshing the package lists only when the
